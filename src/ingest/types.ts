@@ -1,0 +1,126 @@
+import { z } from 'zod';
+
+/**
+ * Ports of the ingestion stage: parse → chunk → (embed, upsert via retrieve ports).
+ * Adapters: `parsers/*-parser.ts`, `chunkers/token-chunker.ts`, `queues/in-process-queue.ts`, `queues/bullmq-queue.ts`.
+ */
+
+/** A run of parsed text sharing one location (a PDF page, a heading section). */
+export interface ParsedSection {
+  /** Plain text of the section, whitespace normalised, no markup. */
+  text: string;
+  /** Offset of `text` in the whole document text (sections joined by "\n\n"). */
+  charStart: number;
+  /** 1-based page number (PDF only). */
+  page?: number | undefined;
+  /** Headings enclosing the section, outermost first (Markdown/HTML/DOCX). */
+  headingPath?: string[] | undefined;
+}
+
+/** A parsed document: ordered sections whose texts, joined by "\n\n", form the document text. */
+export interface ParsedDocument {
+  sections: ParsedSection[];
+  /** Title found in the document (HTML <title>, first H1, PDF info), if any. */
+  title?: string | undefined;
+}
+
+/** The input of a parser: a file on disk (streamed, never fully copied more than needed). */
+export interface ParseInput {
+  filePath: string;
+  /** Original file name, used for the extension when the content type is vague. */
+  fileName: string;
+  /** Media type as detected by the caller (see `parsers/index.ts`). */
+  contentType: string;
+}
+
+/** Turns one format into plain sections. */
+export interface DocumentParser {
+  /** Media types this parser handles, e.g. `application/pdf`. */
+  readonly contentTypes: readonly string[];
+  /**
+   * Parses the file. Throws UnprocessableDocumentError for unreadable or text-less input
+   * (code NO_EXTRACTABLE_TEXT for a PDF without a text layer), never a raw library error.
+   */
+  parse(input: ParseInput): Promise<ParsedDocument>;
+}
+
+/** One chunk of text with where it came from. */
+export interface TextChunk {
+  text: string;
+  chunkIndex: number;
+  charStart: number;
+  charEnd: number;
+  page?: number | undefined;
+  headingPath?: string[] | undefined;
+}
+
+/** Splits a parsed document into chunks measured in embedding-model tokens. */
+export interface Chunker {
+  /** Chunks in document order with contiguous `chunkIndex` from 0. Empty sections yield nothing. */
+  chunk(params: { document: ParsedDocument }): Promise<TextChunk[]>;
+}
+
+/** The payload of one ingestion job, validated when enqueued and again when a worker picks it up. */
+export const ingestJobSchema = z.object({
+  collection: z.string(),
+  documentId: z.string(),
+  source: z.string(),
+  contentType: z.string(),
+  /** The upload, stored under UPLOAD_DIR; deleted when the job completes. */
+  filePath: z.string().optional(),
+  /** Inline text for JSON uploads. */
+  text: z.string().optional(),
+  metadata: z.record(z.string(), z.unknown()).default({}),
+  requestId: z.string().optional(),
+  enqueuedAt: z.string(),
+});
+
+/** One ingestion job's input. */
+export type IngestJob = z.infer<typeof ingestJobSchema>;
+
+/** States of a job as the API reports them. */
+export type JobState = 'queued' | 'active' | 'completed' | 'failed';
+
+/** Stage names reported in progress, in order. */
+export type IngestStage = 'parse' | 'chunk' | 'embed' | 'upsert' | 'done';
+
+/** What a completed job produced. */
+export interface IngestResult {
+  chunks: number;
+  /** True when identical content was already stored and nothing was written. */
+  unchanged: boolean;
+}
+
+/** A job as `GET /v1/jobs/{id}` reports it. */
+export interface JobStatus {
+  jobId: string;
+  documentId: string;
+  collection: string;
+  source: string;
+  state: JobState;
+  /** 0–100. */
+  progress: number;
+  stage?: IngestStage | undefined;
+  chunks?: number | undefined;
+  unchanged?: boolean | undefined;
+  error?: { code: string; message: string } | undefined;
+  attempts: number;
+  createdAt: string;
+  finishedAt?: string | undefined;
+}
+
+/** Accepts jobs and reports their state; the embedded runner or BullMQ. */
+export interface IngestQueue {
+  /** Enqueues jobs in order; throws RateLimitedError (code OVERLOADED) when the queue is at MAX_QUEUE_DEPTH. */
+  enqueue(params: { jobs: IngestJob[] }): Promise<{ jobId: string; documentId: string }[]>;
+  /** The job, or null when unknown. */
+  getJob(params: { jobId: string }): Promise<JobStatus | null>;
+  /** Most recent jobs first, optionally in one state; `limit` defaults to 100. */
+  listJobs(params: { state?: JobState; limit?: number }): Promise<JobStatus[]>;
+  /** Re-queues a failed job; throws NotFoundError, or ValidationError (code JOB_NOT_FAILED). */
+  retryJob(params: { jobId: string }): Promise<JobStatus>;
+  /** Number of jobs waiting or running. */
+  depth(): Promise<number>;
+  /** Stops accepting jobs and waits (bounded) for running ones. */
+  close(): Promise<void>;
+}
