@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { NotFoundError, RateLimitedError, ValidationError, toAppError } from '../../errors/index.js';
+import type { Logger } from '../../logger.js';
+import type { IngestJob, IngestQueue, IngestResult, JobState, JobStatus } from '../types.js';
+import { ingestJobSchema } from '../types.js';
+import type { ProgressListener } from '../pipeline.js';
+
+/** Runs one job; the pipeline in production. */
+export type JobProcessor = (params: { job: IngestJob; onProgress: ProgressListener }) => Promise<IngestResult>;
+
+/** Settings of the embedded runner. */
+export interface InProcessQueueOptions {
+  /** Folder for the job journal (one JSON file per job), so queued work survives a restart. */
+  journalDir: string;
+  concurrency: number;
+  /** Attempts per job, first included, for retryable failures. */
+  attempts: number;
+  /** Base of the exponential backoff between attempts, in ms. */
+  backoffMs: number;
+  /** Waiting + running jobs above which enqueue answers OVERLOADED. */
+  maxDepth: number;
+  /** Finished jobs kept for GET /v1/jobs; older ones are forgotten (oldest first). */
+  keepFinished?: number;
+  /** Called after a job completes (e.g. to delete its upload). */
+  onCompleted?: (job: IngestJob) => Promise<void>;
+  /** Observes every state change (metrics). */
+  onStateChange?: (state: JobState) => void;
+}
+
+interface Entry {
+  status: JobStatus;
+  job: IngestJob;
+}
+
+/**
+ * The embedded ingestion runner: jobs run in this process with bounded concurrency, retry with exponential
+ * backoff when the failure is retryable, and never run two jobs of the same document at once.
+ * Used when REDIS_URL is unset; BullMQ replaces it for scale-out.
+ */
+export class InProcessQueue implements IngestQueue {
+  private readonly entries = new Map<string, Entry>();
+  private readonly waiting: string[] = [];
+  private readonly busyDocuments = new Set<string>();
+  private readonly running = new Set<Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(
+    private readonly processor: JobProcessor,
+    private readonly options: InProcessQueueOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Reloads unfinished jobs from the journal (jobs that were running when the process died run again). */
+  async start(): Promise<void> {
+    await mkdir(this.options.journalDir, { recursive: true });
+    const files = (await readdir(this.options.journalDir)).filter((name) => name.endsWith('.json'));
+    const loaded: Entry[] = [];
+    for (const file of files) {
+      try {
+        const entry = JSON.parse(await readFile(path.join(this.options.journalDir, file), 'utf8')) as Entry;
+        entry.job = ingestJobSchema.parse(entry.job);
+        loaded.push(entry);
+      } catch (error) {
+        this.logger.warn({ err: error, file }, 'skipping unreadable job journal entry');
+      }
+    }
+    loaded.sort((a, b) => a.status.createdAt.localeCompare(b.status.createdAt));
+    for (const entry of loaded) {
+      if (entry.status.state === 'active') entry.status = { ...entry.status, state: 'queued', stage: undefined, progress: 0 };
+      this.entries.set(entry.status.jobId, entry);
+      if (entry.status.state === 'queued') this.waiting.push(entry.status.jobId);
+    }
+    if (this.waiting.length > 0) this.logger.info({ jobs: this.waiting.length }, 'resuming unfinished ingestion jobs');
+    this.pump();
+  }
+
+  async enqueue(params: { jobs: IngestJob[] }): Promise<{ jobId: string; documentId: string }[]> {
+    if (this.closed) throw new RateLimitedError('OVERLOADED', 'The service is shutting down; retry shortly', 5);
+    const depth = await this.depth();
+    if (depth + params.jobs.length > this.options.maxDepth) {
+      throw new RateLimitedError('OVERLOADED', `The ingestion queue is full (${depth} jobs waiting or running; limit MAX_QUEUE_DEPTH=${this.options.maxDepth}); retry later`, 30, {
+        details: { depth, maxDepth: this.options.maxDepth },
+      });
+    }
+    const refs: { jobId: string; documentId: string }[] = [];
+    for (const job of params.jobs) {
+      const jobId = randomUUID();
+      const status: JobStatus = {
+        jobId,
+        documentId: job.documentId,
+        collection: job.collection,
+        source: job.source,
+        state: 'queued',
+        progress: 0,
+        attempts: 0,
+        createdAt: new Date().toISOString(),
+      };
+      const entry = { status, job };
+      this.entries.set(jobId, entry);
+      await this.persist(entry);
+      this.waiting.push(jobId);
+      this.options.onStateChange?.('queued');
+      refs.push({ jobId, documentId: job.documentId });
+    }
+    this.forgetOldFinished();
+    this.pump();
+    return refs;
+  }
+
+  async getJob(params: { jobId: string }): Promise<JobStatus | null> {
+    return this.entries.get(params.jobId)?.status ?? null;
+  }
+
+  async listJobs(params: { state?: JobState; limit?: number }): Promise<JobStatus[]> {
+    const limit = params.limit ?? 100;
+    return [...this.entries.values()]
+      .map((entry) => entry.status)
+      .filter((status) => params.state === undefined || status.state === params.state)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .slice(0, limit);
+  }
+
+  async retryJob(params: { jobId: string }): Promise<JobStatus> {
+    const entry = this.entries.get(params.jobId);
+    if (!entry) throw new NotFoundError('job', params.jobId);
+    if (entry.status.state !== 'failed') {
+      throw new ValidationError(`Job '${params.jobId}' is ${entry.status.state}; only failed jobs can be retried`, { code: 'JOB_NOT_FAILED' });
+    }
+    entry.status = { ...entry.status, state: 'queued', progress: 0, stage: undefined, error: undefined, attempts: 0, finishedAt: undefined };
+    await this.persist(entry);
+    this.waiting.push(params.jobId);
+    this.options.onStateChange?.('queued');
+    this.pump();
+    return entry.status;
+  }
+
+  async depth(): Promise<number> {
+    return this.waiting.length + this.busyDocuments.size;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    await Promise.allSettled([...this.running]);
+  }
+
+  /** Resolves once nothing is waiting or running (tests and the CLI use it). */
+  async drain(): Promise<void> {
+    while (this.waiting.length > 0 || this.running.size > 0 || this.timers.size > 0) {
+      await Promise.race([...this.running, new Promise((resolve) => setTimeout(resolve, 20))]);
+    }
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    while (this.running.size < this.options.concurrency) {
+      const index = this.waiting.findIndex((jobId) => {
+        const entry = this.entries.get(jobId);
+        return entry !== undefined && !this.busyDocuments.has(documentKey(entry.job));
+      });
+      if (index === -1) return;
+      const [jobId] = this.waiting.splice(index, 1);
+      const entry = this.entries.get(jobId as string) as Entry;
+      const run = this.runEntry(entry).finally(() => {
+        this.running.delete(run);
+        this.pump();
+      });
+      this.running.add(run);
+    }
+  }
+
+  private async runEntry(entry: Entry): Promise<void> {
+    const key = documentKey(entry.job);
+    this.busyDocuments.add(key);
+    entry.status = { ...entry.status, state: 'active', attempts: entry.status.attempts + 1, error: undefined };
+    this.options.onStateChange?.('active');
+    await this.persist(entry);
+    try {
+      const result = await this.processor({
+        job: entry.job,
+        onProgress: ({ stage, percent }) => {
+          entry.status = { ...entry.status, stage, progress: percent };
+        },
+      });
+      entry.status = { ...entry.status, state: 'completed', progress: 100, stage: 'done', chunks: result.chunks, unchanged: result.unchanged, finishedAt: new Date().toISOString() };
+      this.options.onStateChange?.('completed');
+      await this.persist(entry);
+      await this.options.onCompleted?.(entry.job).catch((error: unknown) => this.logger.warn({ err: error }, 'post-completion cleanup failed'));
+    } catch (thrown) {
+      const error = toAppError(thrown);
+      const willRetry = error.isRetryable && entry.status.attempts < this.options.attempts && !this.closed;
+      if (willRetry) {
+        const delay = this.options.backoffMs * 2 ** (entry.status.attempts - 1);
+        this.logger.warn({ err: error, jobId: entry.status.jobId, attempt: entry.status.attempts, delay }, 'ingestion failed; retrying');
+        entry.status = { ...entry.status, state: 'queued', error: { code: error.code, message: error.message } };
+        this.options.onStateChange?.('queued');
+        await this.persist(entry);
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          this.waiting.push(entry.status.jobId);
+          this.pump();
+        }, delay);
+        this.timers.add(timer);
+      } else {
+        this.logger.warn({ err: error, jobId: entry.status.jobId }, 'ingestion failed');
+        entry.status = { ...entry.status, state: 'failed', error: { code: error.code, message: error.message }, finishedAt: new Date().toISOString() };
+        this.options.onStateChange?.('failed');
+        await this.persist(entry);
+      }
+    } finally {
+      this.busyDocuments.delete(key);
+    }
+  }
+
+  /** Writes the entry atomically (temp file + rename) so a crash never leaves a half-written journal file. */
+  private async persist(entry: Entry): Promise<void> {
+    const file = path.join(this.options.journalDir, `${entry.status.jobId}.json`);
+    const temp = `${file}.${process.pid}.tmp`;
+    await writeFile(temp, JSON.stringify(entry));
+    await rename(temp, file);
+  }
+
+  private forgetOldFinished(): void {
+    const keep = this.options.keepFinished ?? 10_000;
+    const finished = [...this.entries.values()].filter((entry) => entry.status.state === 'completed' || entry.status.state === 'failed');
+    if (finished.length <= keep) return;
+    finished.sort((a, b) => a.status.createdAt.localeCompare(b.status.createdAt));
+    for (const entry of finished.slice(0, finished.length - keep)) {
+      this.entries.delete(entry.status.jobId);
+      void rm(path.join(this.options.journalDir, `${entry.status.jobId}.json`), { force: true });
+    }
+  }
+}
+
+function documentKey(job: IngestJob): string {
+  return `${job.collection}\u0000${job.documentId}`;
+}

@@ -1,0 +1,121 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import type { Config } from './config.js';
+import { TokenChunker } from './ingest/chunkers/token-chunker.js';
+import { parserFor } from './ingest/parsers/index.js';
+import { IngestPipeline } from './ingest/pipeline.js';
+import { InProcessQueue } from './ingest/queues/in-process-queue.js';
+import type { IngestQueue } from './ingest/types.js';
+import type { Logger } from './logger.js';
+import { TransformersEmbedder } from './retrieve/embedders/transformers-embedder.js';
+import { CrossEncoderReranker } from './retrieve/rerankers/cross-encoder-reranker.js';
+import { Retriever } from './retrieve/retriever.js';
+import { LanceDbVectorStore } from './retrieve/stores/lancedb-store.js';
+import { QdrantVectorStore } from './retrieve/stores/qdrant-store.js';
+import type { Embedder, Reranker, VectorStore } from './retrieve/types.js';
+import type { HandlerDeps } from './serve/handlers/deps.js';
+
+/** Everything a process of the service needs, built once from the config. */
+export interface Runtime {
+  deps: HandlerDeps;
+  embedder: Embedder;
+  reranker: Reranker;
+  store: VectorStore;
+  pipeline: IngestPipeline;
+  queue: IngestQueue;
+  /** Stops the queue (bounded wait for running jobs) and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Builds the embedder, store, pipeline, queue and retriever; loads and warms the embedding model. */
+export async function createRuntime(config: Readonly<Config>, logger: Logger): Promise<Runtime> {
+  const modelSource = { modelsDir: config.models.dir, offline: config.models.offline };
+  const embedder = new TransformersEmbedder({
+    ...modelSource,
+    modelId: config.models.embedModel,
+    dtype: config.models.embedDtype,
+    maxBatchSize: config.models.embedBatchSize,
+  });
+  const reranker = new CrossEncoderReranker({
+    ...modelSource,
+    modelId: config.models.rerankModel,
+    dtype: config.models.rerankDtype,
+    maxBatchSize: Math.max(config.models.rerankCandidates, 32),
+  });
+  const t0 = performance.now();
+  await embedder.warmup();
+  logger.info({ model: embedder.modelId, dimensions: embedder.dimensions, ms: Math.round(performance.now() - t0) }, 'embedding model loaded');
+
+  const store = createStore(config, embedder.dimensions);
+  const pipeline = new IngestPipeline({
+    parserFor,
+    chunker: new TokenChunker({ tokenCounter: embedder, chunkSizeTokens: config.chunking.sizeTokens, overlapTokens: config.chunking.overlapTokens }),
+    embedder,
+    store,
+    embedBatchSize: config.models.embedBatchSize,
+    fingerprint: { embedModel: embedder.modelId, embedDtype: config.models.embedDtype, chunking: config.chunking },
+    logger: logger.child({ component: 'ingest' }),
+  });
+
+  const queue = new InProcessQueue(
+    ({ job, onProgress }) => pipeline.run({ job, onProgress }),
+    {
+      journalDir: path.join(config.dataDir, 'jobs'),
+      concurrency: config.queue.workerConcurrency,
+      attempts: config.queue.attempts,
+      backoffMs: config.queue.backoffMs,
+      maxDepth: config.queue.maxDepth,
+      onCompleted: async (job) => {
+        if (job.filePath) await rm(job.filePath, { force: true });
+      },
+    },
+    logger.child({ component: 'queue' }),
+  );
+  await queue.start();
+
+  const retriever = new Retriever({
+    embedder,
+    store,
+    reranker,
+    modelLimit: pLimit(config.models.concurrency),
+    modelQueueLimit: config.models.queueLimit,
+    embedCacheSize: config.models.embedCacheSize,
+    rerankCandidates: config.models.rerankCandidates,
+    timeouts: config.timeouts,
+  });
+
+  const deps: HandlerDeps = {
+    config,
+    queue,
+    store,
+    retriever,
+    logger,
+    readiness: {
+      embedder: async () => {
+        await embedder.embed({ texts: ['ready'] });
+      },
+      store: () => store.health(),
+    },
+  };
+
+  return {
+    deps,
+    embedder,
+    reranker,
+    store,
+    pipeline,
+    queue,
+    close: async () => {
+      await queue.close();
+      await store.close();
+    },
+  };
+}
+
+function createStore(config: Readonly<Config>, dimensions: number): VectorStore {
+  if (config.store.kind === 'qdrant') {
+    return new QdrantVectorStore({ url: config.store.url, apiKey: config.store.apiKey, collectionPrefix: config.store.collectionPrefix, dimensions });
+  }
+  return new LanceDbVectorStore({ dir: config.store.dir, dimensions });
+}

@@ -1,0 +1,18 @@
+import type { Config } from '../../config.js';
+import type { IngestQueue } from '../../ingest/types.js';
+import type { Logger } from '../../logger.js';
+import type { Retriever } from '../../retrieve/retriever.js';
+import type { VectorStore } from '../../retrieve/types.js';
+
+/** A named readiness probe: resolves when the dependency is usable, throws with the reason otherwise. */
+export type ReadinessCheck = () => Promise<void>;
+
+/** What HTTP handlers may use; built once in src/runtime.ts. */
+export interface HandlerDeps {
+  config: Readonly<Config>;
+  queue: IngestQueue;
+  store: VectorStore;
+  retriever: Retriever;
+  readiness: Record<string, ReadinessCheck>;
+  logger: Logger;
+}

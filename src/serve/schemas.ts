@@ -1,0 +1,147 @@
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { DOCUMENT_ID_PATTERN } from '../ingest/ids.js';
+
+extendZodWithOpenApi(z);
+
+/**
+ * The /v1 contract. These schemas validate requests and responses AND generate the OpenAPI document,
+ * so the two cannot drift. Inside /v1 only additive changes are allowed (see README "Versioning").
+ */
+
+/** Collection names: what stores accept as table/collection names everywhere. */
+export const COLLECTION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+/** Top-level metadata keys: usable as filter fields in every store. */
+export const METADATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+export const collectionParam = z
+  .string()
+  .regex(COLLECTION_PATTERN, 'collection must be 1-63 characters of letters, digits, "_" or "-", starting with a letter or digit')
+  .openapi({ param: { name: 'collection', in: 'path' }, example: 'handbook' });
+
+export const documentIdSchema = z
+  .string()
+  .regex(DOCUMENT_ID_PATTERN, 'documentId must be 1-256 characters of letters, digits and ._:/@- starting with a letter or digit')
+  .openapi({ example: 'employee-handbook.pdf' });
+
+export const metadataSchema = z
+  .record(z.string().regex(METADATA_KEY_PATTERN, 'metadata keys must match ^[A-Za-z_][A-Za-z0-9_]{0,63}$'), z.unknown())
+  .openapi('Metadata', { description: 'Free-form JSON object; top-level string/number/boolean fields can be used in filters.', example: { team: 'hr', year: 2024 } });
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'VALIDATION_ERROR' }),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .openapi('Error');
+
+export const textDocumentRequest = z
+  .object({
+    text: z.string().min(1, 'text must not be empty'),
+    source: z.string().min(1).max(512).optional(),
+    documentId: documentIdSchema.optional(),
+    metadata: metadataSchema.optional(),
+  })
+  .strict()
+  .openapi('TextDocumentRequest');
+
+export const jobRefSchema = z.object({ jobId: z.string(), documentId: z.string() }).openapi('JobRef');
+export const ingestResponseSchema = z.object({ jobs: z.array(jobRefSchema) }).openapi('IngestResponse');
+
+export const jobStateSchema = z.enum(['queued', 'active', 'completed', 'failed']);
+export const jobStatusSchema = z
+  .object({
+    jobId: z.string(),
+    documentId: z.string(),
+    collection: z.string(),
+    source: z.string(),
+    state: jobStateSchema,
+    progress: z.number().min(0).max(100),
+    stage: z.enum(['parse', 'chunk', 'embed', 'upsert', 'done']).optional(),
+    chunks: z.number().int().optional(),
+    unchanged: z.boolean().optional().openapi({ description: 'True when identical content was already indexed and nothing was written.' }),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    attempts: z.number().int(),
+    createdAt: z.string(),
+    finishedAt: z.string().optional(),
+  })
+  .openapi('Job');
+export const jobListQuery = z.object({
+  state: jobStateSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+export const jobListResponse = z.object({ jobs: z.array(jobStatusSchema) }).openapi('JobList');
+
+export const documentInfoSchema = z
+  .object({
+    documentId: z.string(),
+    collection: z.string(),
+    source: z.string(),
+    contentHash: z.string(),
+    metadata: z.record(z.string(), z.unknown()),
+    chunkCount: z.number().int(),
+  })
+  .openapi('Document');
+export const deleteDocumentResponse = z.object({ documentId: z.string(), deletedChunks: z.number().int() }).openapi('DeleteDocumentResponse');
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+const fieldFilter = z.union([
+  scalar,
+  z.object({ in: z.array(scalar).min(1).max(1000) }).strict(),
+  z
+    .object({ gt: z.union([z.number(), z.string()]), gte: z.union([z.number(), z.string()]), lt: z.union([z.number(), z.string()]), lte: z.union([z.number(), z.string()]) })
+    .partial()
+    .strict()
+    .refine((range) => Object.keys(range).length > 0, 'a range filter needs at least one of gt, gte, lt, lte'),
+]);
+export const filterSchema = z
+  .record(z.string(), fieldFilter)
+  .openapi('Filter', {
+    description: 'All conditions must hold. Keys: documentId, source or a metadata field. Values: equality, {"in": [...]}, or a range {"gte": 2020, "lt": "2024-01-01"}.',
+    example: { team: 'hr', year: { gte: 2023 } },
+  });
+
+export const searchModeSchema = z.enum(['dense', 'keyword', 'hybrid']);
+
+/** Builds the search request schema for the configured query-length limit. */
+export function searchRequestSchema(limits: { maxQueryChars: number }) {
+  return z
+    .object({
+      query: z.string().trim().min(1, 'query must not be empty').max(limits.maxQueryChars, `query must be at most ${limits.maxQueryChars} characters`),
+      topK: z.number().int().min(1, 'topK must be between 1 and 100').max(100, 'topK must be between 1 and 100').default(5),
+      filter: filterSchema.optional(),
+      mode: searchModeSchema.default('hybrid'),
+      rerank: z.boolean().default(false),
+      candidates: z.number().int().min(1).max(200).optional().openapi({ description: 'Hits reranked when rerank is true (default RERANK_CANDIDATES).' }),
+    })
+    .strict()
+    .openapi('SearchRequest');
+}
+
+export const searchResultSchema = z
+  .object({
+    id: z.string(),
+    documentId: z.string(),
+    source: z.string(),
+    text: z.string(),
+    score: z.number(),
+    metadata: z.record(z.string(), z.unknown()),
+    chunkIndex: z.number().int(),
+    page: z.number().int().optional(),
+    headingPath: z.array(z.string()).optional(),
+  })
+  .openapi('SearchResult');
+
+export const timingsSchema = z
+  .object({ embedMs: z.number(), searchMs: z.number(), rerankMs: z.number(), totalMs: z.number() })
+  .openapi('Timings', { description: 'Server-side milliseconds per retrieval stage.' });
+
+export const searchResponseSchema = z.object({ results: z.array(searchResultSchema), timings: timingsSchema }).openapi('SearchResponse');
+
+export const healthResponse = z.object({ status: z.literal('ok') }).openapi('Health');
+export const readyResponse = z
+  .object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), z.object({ ok: z.boolean(), message: z.string().optional() })) })
+  .openapi('Readiness');
