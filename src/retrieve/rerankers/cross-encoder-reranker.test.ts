@@ -1,0 +1,78 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError, UpstreamError } from '../../errors/index.js';
+import { CrossEncoderReranker } from './cross-encoder-reranker.js';
+
+// Real files: `npm run models:export` writes this model into MODELS_DIR. It has the shape and cost of
+// ms-marco-MiniLM-L-6-v2 but an UNTRAINED head: these tests check plumbing and determinism, never ranking quality.
+const modelsDir = path.resolve(process.env.MODELS_DIR ?? './models');
+const latencyOnlyModelId = 'local/minilm-l6-cross-encoder-LATENCY-ONLY';
+
+function createReranker(dtype: 'fp32' | 'q8', overrides: Partial<ConstructorParameters<typeof CrossEncoderReranker>[0]> = {}) {
+  return new CrossEncoderReranker({ modelId: latencyOnlyModelId, modelsDir, offline: true, dtype, maxBatchSize: 32, ...overrides });
+}
+
+const query = 'how long do I have to pay an invoice?';
+const passages = [
+  'Invoices are due within 30 days of the issue date.',
+  'The quick brown fox jumps over the lazy dog.',
+  'Late payments incur a 2% fee per month. '.repeat(80), // longer than 512 tokens: truncated
+  '',
+];
+
+describe.each(['q8', 'fp32'] as const)('CrossEncoderReranker (%s, LATENCY-ONLY model: no quality assertions)', (dtype) => {
+  let reranker: CrossEncoderReranker;
+
+  beforeAll(async () => {
+    reranker = createReranker(dtype);
+    await reranker.warmup();
+  });
+
+  it('loads the latency-only model, which says so in its config', () => {
+    const config = JSON.parse(readFileSync(path.join(modelsDir, latencyOnlyModelId, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config['latency_only']).toBe(true);
+    expect(reranker.modelId).toBe(latencyOnlyModelId);
+    expect(reranker.maxBatchSize).toBe(32);
+  });
+
+  it('returns one finite score per passage, including over-long and empty passages', async () => {
+    const scores = await reranker.score({ query, passages });
+    expect(scores).toHaveLength(passages.length);
+    for (const score of scores) expect(Number.isFinite(score)).toBe(true);
+  });
+
+  it('is deterministic and scores each passage independently of the others and of their order', async () => {
+    const first = await reranker.score({ query, passages });
+    const again = await reranker.score({ query, passages });
+    const reversed = await reranker.score({ query, passages: [...passages].reverse() });
+    const alone = await reranker.score({ query, passages: [passages[1]!] });
+    expect(again).toEqual(first);
+    expect(reversed).toEqual([...first].reverse());
+    expect(alone[0]).toBe(first[1]);
+  });
+
+  it('returns no scores for no passages, and rejects more than maxBatchSize', async () => {
+    await expect(reranker.score({ query, passages: [] })).resolves.toEqual([]);
+    const error: unknown = await reranker.score({ query, passages: new Array<string>(33).fill('x') }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe('BATCH_TOO_LARGE');
+  });
+});
+
+describe('CrossEncoderReranker loading', () => {
+  const emptyDir = mkdtempSync(path.join(tmpdir(), 'rag-reranker-test-'));
+  afterAll(() => rmSync(emptyDir, { recursive: true, force: true }));
+
+  it('fails with MODEL_UNAVAILABLE naming the model, MODELS_DIR and the fix when offline and the model is missing', async () => {
+    const reranker = createReranker('q8', { modelId: 'Xenova/ms-marco-MiniLM-L-6-v2', modelsDir: emptyDir });
+    const error: unknown = await reranker.score({ query, passages: ['x'] }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect((error as UpstreamError).code).toBe('MODEL_UNAVAILABLE');
+    expect((error as UpstreamError).message).toContain('Xenova/ms-marco-MiniLM-L-6-v2');
+    expect((error as UpstreamError).message).toContain(emptyDir);
+    expect((error as UpstreamError).message).toContain('npm run models:export');
+    await expect(reranker.warmup()).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+  });
+});
