@@ -10,6 +10,9 @@ import type { IngestQueue } from './ingest/types.js';
 import type { Logger } from './logger.js';
 import { TransformersEmbedder } from './retrieve/embedders/transformers-embedder.js';
 import { CrossEncoderReranker } from './retrieve/rerankers/cross-encoder-reranker.js';
+import { Answerer } from './retrieve/answer/answerer.js';
+import { OpenAIChatGenerator } from './retrieve/answer/openai-chat-generator.js';
+import { ANSWER_PROMPT, PromptLibrary } from './retrieve/answer/prompts.js';
 import { Retriever } from './retrieve/retriever.js';
 import { LanceDbVectorStore } from './retrieve/stores/lancedb-store.js';
 import { QdrantVectorStore } from './retrieve/stores/qdrant-store.js';
@@ -84,12 +87,14 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
     rerankCandidates: config.models.rerankCandidates,
     timeouts: config.timeouts,
   });
+  const answerer = createAnswerer(config, retriever, logger);
 
   const deps: HandlerDeps = {
     config,
     queue,
     store,
     retriever,
+    answerer,
     logger,
     readiness: {
       embedder: async () => {
@@ -118,4 +123,24 @@ function createStore(config: Readonly<Config>, dimensions: number): VectorStore 
     return new QdrantVectorStore({ url: config.store.url, apiKey: config.store.apiKey, collectionPrefix: config.store.collectionPrefix, dimensions });
   }
   return new LanceDbVectorStore({ dir: config.store.dir, dimensions });
+}
+
+/**
+ * The answer path. An LLM is configured by LLM_BASE_URL (any OpenAI-compatible server) or LLM_API_KEY alone (OpenAI);
+ * without either, every answer is extractive. The prompt templates are read once, here, so a broken template fails startup.
+ */
+function createAnswerer(config: Readonly<Config>, retriever: Retriever, logger: Logger): Answerer {
+  const { llm } = config;
+  const configured = llm.baseUrl !== undefined || llm.apiKey !== undefined;
+  const generator = configured
+    ? new OpenAIChatGenerator({ baseUrl: llm.baseUrl, apiKey: llm.apiKey, model: llm.model, maxTokens: llm.maxTokens, temperature: llm.temperature, timeoutMs: config.timeouts.llmMs })
+    : undefined;
+  logger.info({ llm: configured ? { model: llm.model, baseUrl: llm.baseUrl ? new URL(llm.baseUrl).origin : 'openai' } : 'none (extractive answers)', prompt: ANSWER_PROMPT }, 'answer path configured');
+  return new Answerer({
+    retriever,
+    generator,
+    prompt: PromptLibrary.load().get(ANSWER_PROMPT),
+    llmTimeoutMs: config.timeouts.llmMs,
+    logger: logger.child({ component: 'answer' }),
+  });
 }

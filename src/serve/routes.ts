@@ -8,8 +8,10 @@ import type { HandlerDeps } from './handlers/deps.js';
 import { deleteDocument, getDocument, ingestFiles, ingestText, type UploadedFile } from './handlers/documents.js';
 import { readiness } from './handlers/health.js';
 import { getJob, listJobs, retryJob } from './handlers/jobs.js';
+import { abortOnDisconnect, answer, eventStreamSink, streamAnswer } from './handlers/answer.js';
 import { search } from './handlers/search.js';
 import { collectionParam, documentIdSchema, jobListQuery, metadataSchema, searchRequestSchema, textDocumentRequest } from './schemas.js';
+import { answerRequestSchema } from './schemas.js';
 import { validate } from './validate.js';
 
 type AsyncRoute = (req: Request, res: Response) => Promise<void>;
@@ -116,6 +118,23 @@ export function createRoutes(deps: HandlerDeps): Router {
       requireJson(req);
       const body = validate(searchSchema, req.body, 'search request');
       res.json(await search(deps, { collection, ...body }));
+    }),
+  );
+
+  const answerSchema = answerRequestSchema({ maxQueryChars: server.maxQueryChars });
+  router.post(
+    '/v1/collections/:collection/answer',
+    json,
+    route(async (req, res) => {
+      const collection = validate(collectionParam, req.params.collection, 'collection');
+      requireJson(req);
+      const { stream, ...body } = validate(answerSchema, req.body, 'answer request');
+      const signal = abortOnDisconnect(res);
+      if (stream) {
+        await streamAnswer(deps, { collection, ...body }, eventStreamSink(res), { signal });
+        return;
+      }
+      res.json(await answer(deps, { collection, ...body }, { signal }));
     }),
   );
 

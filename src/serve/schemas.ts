@@ -141,6 +141,42 @@ export const timingsSchema = z
 
 export const searchResponseSchema = z.object({ results: z.array(searchResultSchema), timings: timingsSchema }).openapi('SearchResponse');
 
+/** Builds the answer request schema: the search request with a smaller topK range (passages go into one prompt) and `stream`. */
+export function answerRequestSchema(limits: { maxQueryChars: number }) {
+  return searchRequestSchema(limits)
+    .extend({
+      topK: z.number().int().min(1, 'topK must be between 1 and 20').max(20, 'topK must be between 1 and 20').default(5),
+      stream: z.boolean().default(false).openapi({ description: 'Answer as Server-Sent Events: `token` events, then `done` (or `error`).' }),
+    })
+    .strict()
+    .openapi('AnswerRequest');
+}
+
+export const citationSchema = z
+  .object({
+    passage: z.number().int().openapi({ description: 'The number the answer cites as [n].' }),
+    documentId: z.string(),
+    source: z.string(),
+    chunkId: z.string(),
+    page: z.number().int().optional(),
+  })
+  .openapi('Citation');
+
+export const answerResponseSchema = z
+  .object({
+    answer: z.string(),
+    citations: z.array(citationSchema),
+    citationsInferred: z.boolean().openapi({ description: 'True when the model wrote no [n] marker; citations then list every passage it was given.' }),
+    mode: z.enum(['llm', 'extractive']),
+    fallback: z
+      .object({ code: z.string(), message: z.string() })
+      .optional()
+      .openapi({ description: 'Why the extractive answerer answered: LLM_NOT_CONFIGURED, LLM_UNAVAILABLE, STAGE_TIMEOUT, LLM_EMPTY_ANSWER or NO_PASSAGES.' }),
+    promptVersion: z.string().openapi({ example: 'answer@v1' }),
+    timings: timingsSchema.extend({ llmMs: z.number() }).openapi('AnswerTimings'),
+  })
+  .openapi('AnswerResponse');
+
 export const healthResponse = z.object({ status: z.literal('ok') }).openapi('Health');
 export const readyResponse = z
   .object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), z.object({ ok: z.boolean(), message: z.string().optional() })) })

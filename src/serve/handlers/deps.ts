@@ -1,6 +1,7 @@
 import type { Config } from '../../config.js';
 import type { IngestQueue } from '../../ingest/types.js';
 import type { Logger } from '../../logger.js';
+import type { Answerer } from '../../retrieve/answer/answerer.js';
 import type { Retriever } from '../../retrieve/retriever.js';
 import type { VectorStore } from '../../retrieve/types.js';
 
@@ -13,6 +14,8 @@ export interface HandlerDeps {
   queue: IngestQueue;
   store: VectorStore;
   retriever: Retriever;
+  /** Retrieval → LLM (or extractive fallback) answers with citations. */
+  answerer: Answerer;
   readiness: Record<string, ReadinessCheck>;
   logger: Logger;
 }
