@@ -116,6 +116,15 @@ describe('TokenChunker', () => {
     expectValidChunks(document, chunks, realCounter, 32);
   });
 
+  it('bounds chunks of a blob that the tokenizer sees as one [UNK] token', async () => {
+    const blob = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7919) % 256)).toString('hex');
+    expect(realCounter.countTokens(blob)).toBe(1);
+    const document = sectionDocument(`Attachment follows: ${blob} end of attachment.`);
+    const chunks = await new TokenChunker({ tokenCounter: realCounter, chunkSizeTokens: 32, overlapTokens: 4 }).chunk({ document });
+    expectValidChunks(document, chunks, realCounter, 32);
+    for (const chunk of chunks) expect(chunk.text.length).toBeLessThanOrEqual(32 * 24);
+  });
+
   it('keeps the limit with a tokenizer whose counts are not additive over words', async () => {
     // Counts every character, spaces included: the word-sum estimate undercounts, the safety net must re-split.
     const characterCounter: TokenCounter = { countTokens: (text) => text.length };

@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { RecursiveCharacterTextSplitter } from '@langchain/textsplitters';
-import { AppError, ValidationError } from '../../errors/index.js';
+import { AppError } from '../../errors/index.js';
 import type { TokenCounter } from '../../retrieve/types.js';
 import type { Chunker, ParsedDocument, ParsedSection, TextChunk } from '../types.js';
 
@@ -17,6 +17,12 @@ export interface TokenChunkerOptions {
 /** Separators tried in order: paragraphs, lines, words, then characters as the last resort. */
 const SEPARATORS = ['\n\n', '\n', ' ', ''];
 const WHITESPACE_RUN = /\s+/;
+/**
+ * A word counts as at least one token per this many characters. BERT-style tokenizers turn any word over
+ * 100 characters into a single [UNK], so without this floor a base64 blob or minified line would become a
+ * one-"token" chunk of unbounded length. Real vocabulary tokens are far shorter, so ordinary text is unaffected.
+ */
+const MAX_CHARS_PER_TOKEN = 24;
 /** Words longer than this are counted directly instead of being remembered. */
 const MAX_CACHED_WORD_CHARS = 64;
 const MAX_CACHED_WORDS = 200_000;
@@ -40,10 +46,10 @@ export class TokenChunker implements Chunker {
   constructor(options: TokenChunkerOptions) {
     const { chunkSizeTokens, overlapTokens } = options;
     if (!Number.isInteger(chunkSizeTokens) || chunkSizeTokens < 1) {
-      throw new ValidationError(`chunkSizeTokens must be a positive integer, got ${chunkSizeTokens}`, { code: 'INVALID_CHUNKING' });
+      throw new AppError('INVALID_CHUNKING', 'system', `chunkSizeTokens must be a positive integer, got ${chunkSizeTokens}`);
     }
     if (!Number.isInteger(overlapTokens) || overlapTokens < 0 || overlapTokens >= chunkSizeTokens) {
-      throw new ValidationError(`overlapTokens must be an integer from 0 to chunkSizeTokens - 1, got ${overlapTokens}`, { code: 'INVALID_CHUNKING' });
+      throw new AppError('INVALID_CHUNKING', 'system', `overlapTokens must be an integer from 0 to chunkSizeTokens - 1, got ${overlapTokens}`);
     }
     this.tokenCounter = options.tokenCounter;
     this.chunkSizeTokens = chunkSizeTokens;
@@ -86,6 +92,7 @@ export class TokenChunker implements Chunker {
       if (start === -1) start = text.indexOf(piece);
       if (start === -1) throw new AppError('CHUNK_OFFSET_NOT_FOUND', 'system', 'A chunk is not a substring of its section');
       searchFrom = start + 1;
+      // At a budget of 1 the pieces are single characters and cannot be split further.
       if (limit <= 1 || this.tokenCounter.countTokens(piece) <= this.chunkSizeTokens) {
         pieces.push({ text: piece, start });
         continue;
@@ -104,7 +111,7 @@ export class TokenChunker implements Chunker {
     for (const word of text.split(WHITESPACE_RUN)) {
       if (word === '') continue;
       if (word.length > MAX_CACHED_WORD_CHARS) {
-        total += this.tokenCounter.countTokens(word);
+        total += Math.max(this.tokenCounter.countTokens(word), Math.ceil(word.length / MAX_CHARS_PER_TOKEN));
         continue;
       }
       let count = wordTokens.get(word);

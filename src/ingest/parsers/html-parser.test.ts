@@ -84,7 +84,7 @@ describe('HtmlParser', () => {
 
   it('decodes entities, keeps block boundaries as line breaks and table rows on one line', () => {
     const document = htmlToDocument(
-      `<main><p>caf&eacute; &amp; cr&egrave;me&nbsp;br&ucirc;l&eacute;e &#8212; &lt;tag&gt;</p><div>alpha</div><div>beta</div>
+      `<main><p>\u200bcaf&eacute; &amp; cr&egrave;me&nbsp;br&ucirc;l&eacute;e &#8212; &lt;tag&gt;</p><div>alpha</div><div>beta</div>
        <ul><li>one</li><li>two</li></ul>line<br>break<table><tr><th>Key</th><th>Value</th></tr><tr><td><p>a</p></td><td>1</td></tr></table></main>`,
       'entities.html',
     );

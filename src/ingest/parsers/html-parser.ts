@@ -1,6 +1,6 @@
 import { HTMLElement, parse, TextNode, type Node } from 'node-html-parser';
 import type { DocumentParser, ParsedDocument, ParseInput } from '../types.js';
-import { assembleDocument, normalisePreformatted, type SectionDraft } from './sections.js';
+import { assembleDocument, normalisePreformatted, stripControlCharacters, type SectionDraft } from './sections.js';
 import { readUtf8File } from './text-parser.js';
 
 /** Page furniture that never holds document content. */
@@ -84,7 +84,7 @@ class TextBuffer {
 
   /** The text so far, then empties the buffer. */
   take(): string {
-    const text = this.parts.join('');
+    const text = stripControlCharacters(this.parts.join(''));
     this.parts = [];
     this.pendingBreaks = 0;
     this.pendingSpace = false;

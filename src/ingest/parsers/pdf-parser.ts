@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { PDFParse } from 'pdf-parse';
 import { AppError, PayloadTooLargeError, UnprocessableDocumentError } from '../../errors/index.js';
@@ -10,7 +11,10 @@ export interface PdfParserOptions {
   maxChars?: number;
   /** Documents with more pages are refused with PayloadTooLargeError before extraction. Default 20,000. */
   maxPages?: number;
-  /** Pages extracted per pdf.js call; bounds how far extraction runs past `maxChars`. Default 16. */
+  /**
+   * Pages extracted per pdf.js call. The event loop gets a turn between calls (pdf.js runs on the main
+   * thread under Node), and extraction stops at most this many pages past `maxChars`. Default 4.
+   */
   pagesPerBatch?: number;
 }
 
@@ -47,7 +51,7 @@ export class PdfParser implements DocumentParser {
   constructor(options: PdfParserOptions = {}) {
     this.maxChars = options.maxChars ?? DEFAULT_MAX_CHARS;
     this.maxPages = options.maxPages ?? 20_000;
-    this.pagesPerBatch = options.pagesPerBatch ?? 16;
+    this.pagesPerBatch = options.pagesPerBatch ?? 4;
   }
 
   async parse(input: ParseInput): Promise<ParsedDocument> {
@@ -65,7 +69,8 @@ export class PdfParser implements DocumentParser {
       let chars = 0;
       for (let first = 1; first <= info.total; first += this.pagesPerBatch) {
         const last = Math.min(info.total, first + this.pagesPerBatch - 1);
-        // Named options, not `partial`: pdf-parse scans every page number per call, so ranges keep this linear.
+        // A first..last range rather than `partial` (pdf-parse tests `partial.includes(n)` for every page of every call).
+        await yieldToEventLoop();
         const result = await pdf.getText({ first, last });
         for (const page of result.pages) {
           chars += page.text.length;

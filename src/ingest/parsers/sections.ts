@@ -54,6 +54,11 @@ const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000e-\u001f\u007f-\u009f\u200b\u200
 // Line and page separators that count as line breaks.
 const LINE_BREAKS = /\r\n?|[\f\u2028\u2029]/g;
 
+/** Removes control and zero-width characters (not tabs or newlines): they break tokenisation and display. */
+export function stripControlCharacters(text: string): string {
+  return text.replace(CONTROL_CHARS, '');
+}
+
 /**
  * Normalises prose: unified newlines, no control characters, runs of spaces collapsed, lines trimmed,
  * at most one blank line in a row, no leading or trailing blank lines.
