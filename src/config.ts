@@ -17,7 +17,8 @@ const optionalUrl = z
   .string()
   .trim()
   .transform((value) => (value === '' ? undefined : value))
-  .pipe(z.url().optional());
+  .pipe(z.url().optional())
+  .optional();
 
 const apiKeyScope = z.enum(['query', 'ingest', 'admin']);
 
@@ -90,6 +91,8 @@ const envSchema = z.object({
 
   API_KEYS: z.string().optional(),
   RATE_LIMIT_PER_MINUTE: int(0, 10_000_000).default(1200),
+  ALLOW_OPEN_ACCESS: bool.default(false),
+  FEEDBACK_STREAM: z.string().min(1).max(256).default('rag:feedback'),
   METRICS_ENABLED: bool.default(true),
 });
 
@@ -142,7 +145,14 @@ export interface Config {
   };
   llm: { baseUrl: string | undefined; model: string; apiKey: string | undefined; maxTokens: number; temperature: number };
   timeouts: { embedMs: number; searchMs: number; rerankMs: number; llmMs: number };
-  auth: { keys: ApiKeyConfig[]; rateLimitPerMinute: number };
+  auth: {
+    keys: ApiKeyConfig[];
+    rateLimitPerMinute: number;
+    /** Serve without API keys on a non-loopback HOST (ALLOW_OPEN_ACCESS=true). */
+    allowOpenAccess: boolean;
+  };
+  /** Redis stream for feedback when REDIS_URL is set (otherwise DATA_DIR/feedback/feedback.jsonl). */
+  feedback: { redisStream: string };
   metricsEnabled: boolean;
 }
 
@@ -233,7 +243,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       temperature: e.LLM_TEMPERATURE,
     },
     timeouts: { embedMs: e.EMBED_TIMEOUT_MS, searchMs: e.SEARCH_TIMEOUT_MS, rerankMs: e.RERANK_TIMEOUT_MS, llmMs: e.LLM_TIMEOUT_MS },
-    auth: { keys: parseApiKeys(e.API_KEYS), rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE },
+    auth: { keys: parseApiKeys(e.API_KEYS), rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE, allowOpenAccess: e.ALLOW_OPEN_ACCESS },
+    feedback: { redisStream: e.FEEDBACK_STREAM },
     metricsEnabled: e.METRICS_ENABLED,
   };
   return deepFreeze(config);

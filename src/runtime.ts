@@ -1,13 +1,19 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import type { Config } from './config.js';
+import { JsonlFeedbackStore } from './feedback/jsonl-feedback-store.js';
+import { RedisFeedbackStore } from './feedback/redis-feedback-store.js';
+import type { FeedbackStore } from './feedback/types.js';
 import { TokenChunker } from './ingest/chunkers/token-chunker.js';
 import { parserFor } from './ingest/parsers/index.js';
 import { IngestPipeline } from './ingest/pipeline.js';
+import { BullMqQueue } from './ingest/queues/bullmq-queue.js';
 import { InProcessQueue } from './ingest/queues/in-process-queue.js';
 import type { IngestQueue } from './ingest/types.js';
 import type { Logger } from './logger.js';
+import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { TransformersEmbedder } from './retrieve/embedders/transformers-embedder.js';
 import { CrossEncoderReranker } from './retrieve/rerankers/cross-encoder-reranker.js';
 import { Answerer } from './retrieve/answer/answerer.js';
@@ -31,20 +37,21 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Builds the embedder, store, pipeline, queue and retriever; loads and warms the embedding model. */
-export async function createRuntime(config: Readonly<Config>, logger: Logger): Promise<Runtime> {
-  const modelSource = { modelsDir: config.models.dir, offline: config.models.offline };
+/** What ingestion needs (the API process and `npm run worker` alike). */
+export interface IngestComponents {
+  embedder: Embedder;
+  store: VectorStore;
+  pipeline: IngestPipeline;
+}
+
+/** Builds the embedder (loaded and warmed), the store and the ingestion pipeline; no queue, no HTTP. */
+export async function createIngestComponents(config: Readonly<Config>, logger: Logger): Promise<IngestComponents> {
   const embedder = new TransformersEmbedder({
-    ...modelSource,
+    modelsDir: config.models.dir,
+    offline: config.models.offline,
     modelId: config.models.embedModel,
     dtype: config.models.embedDtype,
     maxBatchSize: config.models.embedBatchSize,
-  });
-  const reranker = new CrossEncoderReranker({
-    ...modelSource,
-    modelId: config.models.rerankModel,
-    dtype: config.models.rerankDtype,
-    maxBatchSize: Math.max(config.models.rerankCandidates, 32),
   });
   const t0 = performance.now();
   await embedder.warmup();
@@ -60,22 +67,29 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
     fingerprint: { embedModel: embedder.modelId, embedDtype: config.models.embedDtype, chunking: config.chunking },
     logger: logger.child({ component: 'ingest' }),
   });
+  return { embedder, store, pipeline };
+}
 
-  const queue = new InProcessQueue(
-    ({ job, onProgress }) => pipeline.run({ job, onProgress }),
-    {
-      journalDir: path.join(config.dataDir, 'jobs'),
-      concurrency: config.queue.workerConcurrency,
-      attempts: config.queue.attempts,
-      backoffMs: config.queue.backoffMs,
-      maxDepth: config.queue.maxDepth,
-      onCompleted: async (job) => {
-        if (job.filePath) await rm(job.filePath, { force: true });
-      },
-    },
-    logger.child({ component: 'queue' }),
-  );
-  await queue.start();
+/** Builds the embedder, store, pipeline, queue and retriever; loads and warms the embedding model. */
+export async function createRuntime(config: Readonly<Config>, logger: Logger): Promise<Runtime> {
+  const modelSource = { modelsDir: config.models.dir, offline: config.models.offline };
+  const metrics = createMetrics();
+  const loadStarted = performance.now();
+  const { embedder, store, pipeline } = await createIngestComponents(config, logger);
+  metrics.modelLoadSeconds.set({ role: 'embed', model: embedder.modelId }, (performance.now() - loadStarted) / 1000);
+  const reranker = new CrossEncoderReranker({
+    ...modelSource,
+    modelId: config.models.rerankModel,
+    dtype: config.models.rerankDtype,
+    maxBatchSize: Math.max(config.models.rerankCandidates, 32),
+  });
+
+  const queue = await createQueue(config, pipeline, logger, metrics);
+  metrics.setQueueSource({
+    depth: () => queue.depth(),
+    countsByState: queue instanceof BullMqQueue ? () => bullMqCounts(queue) : async () => countByState(await queue.listJobs({ limit: 1_000_000 })),
+  });
+  const feedback = createFeedbackStore(config, logger);
 
   const retriever = new Retriever({
     embedder,
@@ -86,6 +100,7 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
     embedCacheSize: config.models.embedCacheSize,
     rerankCandidates: config.models.rerankCandidates,
     timeouts: config.timeouts,
+    onStage: (stage, ms) => metrics.retrievalStageDuration.observe({ stage }, ms / 1000),
   });
   const answerer = createAnswerer(config, retriever, logger);
 
@@ -96,11 +111,14 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
     retriever,
     answerer,
     logger,
+    metrics,
+    feedback: feedback.store,
     readiness: {
       embedder: async () => {
         await embedder.embed({ texts: ['ready'] });
       },
       store: () => store.health(),
+      ...(queue instanceof BullMqQueue ? { redis: () => queue.health() } : {}),
     },
   };
 
@@ -114,8 +132,78 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
     close: async () => {
       await queue.close();
       await store.close();
+      await feedback.close();
     },
   };
+}
+
+/**
+ * BullMQ on Redis when REDIS_URL is set (this process only enqueues; `npm run worker` processes),
+ * otherwise the embedded runner.
+ */
+async function createQueue(config: Readonly<Config>, pipeline: IngestPipeline, logger: Logger, metrics: ServiceMetrics): Promise<IngestQueue> {
+  if (config.queue.redisUrl) {
+    return new BullMqQueue(
+      {
+        name: config.queue.name,
+        connection: config.queue.redisUrl,
+        attempts: config.queue.attempts,
+        backoffMs: config.queue.backoffMs,
+        maxDepth: config.queue.maxDepth,
+      },
+      logger.child({ component: 'queue' }),
+    );
+  }
+  const queue = new InProcessQueue(
+    ({ job, onProgress }) => pipeline.run({ job, onProgress }),
+    {
+      journalDir: path.join(config.dataDir, 'jobs'),
+      concurrency: config.queue.workerConcurrency,
+      attempts: config.queue.attempts,
+      backoffMs: config.queue.backoffMs,
+      maxDepth: config.queue.maxDepth,
+      onStateChange: (state) => metrics.ingestJobs.inc({ state }),
+      onCompleted: async (job) => {
+        if (job.filePath) await rm(job.filePath, { force: true });
+      },
+    },
+    logger.child({ component: 'queue' }),
+  );
+  await queue.start();
+  return queue;
+}
+
+/** Feedback goes to a Redis stream when REDIS_URL is set (every replica appends to one place), else to JSONL under DATA_DIR. */
+function createFeedbackStore(config: Readonly<Config>, logger: Logger): { store: FeedbackStore; close(): Promise<void> } {
+  if (config.queue.redisUrl) {
+    const client = new Redis(config.queue.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: true });
+    client.on('error', (error: Error) => logger.warn({ err: error, component: 'feedback' }, 'redis connection error'));
+    const store = new RedisFeedbackStore({ client, stream: config.feedback.redisStream });
+    return {
+      store,
+      close: async () => {
+        await client.quit().catch(() => client.disconnect());
+      },
+    };
+  }
+  const store = new JsonlFeedbackStore({ dir: path.join(config.dataDir, 'feedback') });
+  return { store, close: () => store.close() };
+}
+
+async function bullMqCounts(queue: BullMqQueue): Promise<Record<string, number>> {
+  const counts = await queue.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'waiting-children', 'active', 'completed', 'failed');
+  return {
+    queued: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0) + (counts['waiting-children'] ?? 0),
+    active: counts.active ?? 0,
+    completed: counts.completed ?? 0,
+    failed: counts.failed ?? 0,
+  };
+}
+
+function countByState(jobs: { state: string }[]): Record<string, number> {
+  const counts: Record<string, number> = { queued: 0, active: 0, completed: 0, failed: 0 };
+  for (const job of jobs) counts[job.state] = (counts[job.state] ?? 0) + 1;
+  return counts;
 }
 
 function createStore(config: Readonly<Config>, dimensions: number): VectorStore {

@@ -76,7 +76,7 @@ export class IngestPipeline {
     }));
     await store.replaceDocument({ collection: job.collection, documentId: job.documentId, chunks: records });
     await progress({ stage: 'done', percent: 100 });
-    this.deps.logger.debug({ documentId: job.documentId, chunks: records.length }, 'document indexed');
+    this.deps.logger.debug({ documentId: job.documentId, requestId: job.requestId, chunks: records.length }, 'document indexed');
     return { chunks: records.length, unchanged: false };
   }
 

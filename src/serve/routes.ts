@@ -13,6 +13,11 @@ import { search } from './handlers/search.js';
 import { collectionParam, documentIdSchema, jobListQuery, metadataSchema, searchRequestSchema, textDocumentRequest } from './schemas.js';
 import { answerRequestSchema } from './schemas.js';
 import { validate } from './validate.js';
+import { submitFeedback } from './handlers/feedback.js';
+import { ApiKeyAuthenticator, canAccessCollection, createAccessGuard, principalOf } from './middleware/auth.js';
+import { TokenBucketRateLimiter } from './middleware/rate-limit.js';
+import { feedbackRequestSchema } from './schemas.js';
+import { AppError, NotFoundError } from '../errors/index.js';
 
 type AsyncRoute = (req: Request, res: Response) => Promise<void>;
 
@@ -29,6 +34,11 @@ const jobIdParam = z.string().min(1).max(128);
 export function createRoutes(deps: HandlerDeps): Router {
   const { server } = deps.config;
   const router = Router();
+  // Per route: authenticate (401), scope and collection grant (403), per-key rate limit (429) — before any body is read.
+  const guard = createAccessGuard({
+    authenticator: new ApiKeyAuthenticator({ keys: deps.config.auth.keys, defaultRateLimitPerMinute: deps.config.auth.rateLimitPerMinute }),
+    rateLimiter: new TokenBucketRateLimiter(),
+  });
   const json = express.json({ limit: server.maxJsonBytes, strict: true, type: ['application/json', 'application/*+json'] });
   mkdirSync(deps.config.uploadDir, { recursive: true });
   const upload = multer({
@@ -47,9 +57,18 @@ export function createRoutes(deps: HandlerDeps): Router {
       res.status(result.status === 'ready' ? 200 : 503).json(result);
     }),
   );
+  router.get(
+    '/metrics',
+    guard({ scopes: ['admin'] }),
+    route(async (_req, res) => {
+      if (!deps.config.metricsEnabled) throw new AppError('METRICS_NOT_FOUND', 'user', 'Metrics are disabled (METRICS_ENABLED=false)');
+      res.type(deps.metrics.contentType).send(await deps.metrics.render());
+    }),
+  );
 
   router.post(
     '/v1/collections/:collection/documents',
+    guard({ scopes: ['ingest'], collectionParam: 'collection' }),
     route(async (req, res) => {
       const collection = validate(collectionParam, req.params.collection, 'collection');
       const requestId = res.locals.requestId as string;
@@ -93,6 +112,7 @@ export function createRoutes(deps: HandlerDeps): Router {
 
   router.get(
     '/v1/collections/:collection/documents/:documentId',
+    guard({ scopes: ['query', 'ingest'], collectionParam: 'collection' }),
     route(async (req, res) => {
       const collection = validate(collectionParam, req.params.collection, 'collection');
       const documentId = validate(documentIdSchema, req.params.documentId, 'documentId');
@@ -102,6 +122,7 @@ export function createRoutes(deps: HandlerDeps): Router {
 
   router.delete(
     '/v1/collections/:collection/documents/:documentId',
+    guard({ scopes: ['ingest'], collectionParam: 'collection' }),
     route(async (req, res) => {
       const collection = validate(collectionParam, req.params.collection, 'collection');
       const documentId = validate(documentIdSchema, req.params.documentId, 'documentId');
@@ -112,6 +133,7 @@ export function createRoutes(deps: HandlerDeps): Router {
   const searchSchema = searchRequestSchema({ maxQueryChars: server.maxQueryChars });
   router.post(
     '/v1/collections/:collection/search',
+    guard({ scopes: ['query'], collectionParam: 'collection' }),
     json,
     route(async (req, res) => {
       const collection = validate(collectionParam, req.params.collection, 'collection');
@@ -124,6 +146,7 @@ export function createRoutes(deps: HandlerDeps): Router {
   const answerSchema = answerRequestSchema({ maxQueryChars: server.maxQueryChars });
   router.post(
     '/v1/collections/:collection/answer',
+    guard({ scopes: ['query'], collectionParam: 'collection' }),
     json,
     route(async (req, res) => {
       const collection = validate(collectionParam, req.params.collection, 'collection');
@@ -138,22 +161,43 @@ export function createRoutes(deps: HandlerDeps): Router {
     }),
   );
 
+  // Jobs of collections a key is not granted are invisible to it (404, never 403: ids must not leak across tenants).
   router.get(
     '/v1/jobs',
+    guard({ scopes: ['ingest'] }),
     route(async (req, res) => {
-      res.json(await listJobs(deps, validate(jobListQuery, req.query, 'query string')));
+      const { jobs } = await listJobs(deps, validate(jobListQuery, req.query, 'query string'));
+      res.json({ jobs: jobs.filter((job) => canAccessCollection(principalOf(res), job.collection)) });
     }),
   );
   router.get(
     '/v1/jobs/:jobId',
+    guard({ scopes: ['ingest'] }),
     route(async (req, res) => {
-      res.json(await getJob(deps, { jobId: validate(jobIdParam, req.params.jobId, 'jobId') }));
+      const jobId = validate(jobIdParam, req.params.jobId, 'jobId');
+      const job = await getJob(deps, { jobId });
+      if (!canAccessCollection(principalOf(res), job.collection)) throw new NotFoundError('job', jobId);
+      res.json(job);
     }),
   );
   router.post(
     '/v1/jobs/:jobId/retry',
+    guard({ scopes: ['ingest', 'admin'] }),
     route(async (req, res) => {
-      res.status(202).json(await retryJob(deps, { jobId: validate(jobIdParam, req.params.jobId, 'jobId') }));
+      const jobId = validate(jobIdParam, req.params.jobId, 'jobId');
+      if (!canAccessCollection(principalOf(res), (await getJob(deps, { jobId })).collection)) throw new NotFoundError('job', jobId);
+      res.status(202).json(await retryJob(deps, { jobId }));
+    }),
+  );
+
+  router.post(
+    '/v1/feedback',
+    guard({ scopes: ['query'] }),
+    json,
+    route(async (req, res) => {
+      requireJson(req);
+      const body = validate(feedbackRequestSchema, req.body, 'feedback');
+      res.status(201).json(await submitFeedback(deps, { ...body, keyName: principalOf(res).name }));
     }),
   );
   return router;

@@ -181,3 +181,13 @@ export const healthResponse = z.object({ status: z.literal('ok') }).openapi('Hea
 export const readyResponse = z
   .object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), z.object({ ok: z.boolean(), message: z.string().optional() })) })
   .openapi('Readiness');
+
+export const feedbackRequestSchema = z
+  .object({
+    requestId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'requestId must be the X-Request-Id of a response (1-128 characters of letters, digits and ._:-)'),
+    rating: z.enum(['up', 'down']),
+    comment: z.string().max(2000, 'comment must be at most 2000 characters').optional(),
+  })
+  .strict()
+  .openapi('FeedbackRequest', { example: { requestId: '5f0c7e0e-8a59-4d59-9d0e-6f2b1c2d3e4f', rating: 'down', comment: 'The answer cited the 2019 policy.' } });
+export const feedbackResponseSchema = z.object({ feedbackId: z.string(), receivedAt: z.string() }).openapi('FeedbackResponse');

@@ -187,6 +187,7 @@ export class InProcessQueue implements IngestQueue {
       });
       entry.status = { ...entry.status, state: 'completed', progress: 100, stage: 'done', chunks: result.chunks, unchanged: result.unchanged, finishedAt: new Date().toISOString() };
       this.options.onStateChange?.('completed');
+      this.logger.info({ jobId: entry.status.jobId, documentId: entry.job.documentId, requestId: entry.job.requestId, chunks: result.chunks, unchanged: result.unchanged }, 'ingestion job completed');
       await this.persist(entry);
       await this.options.onCompleted?.(entry.job).catch((error: unknown) => this.logger.warn({ err: error }, 'post-completion cleanup failed'));
     } catch (thrown) {
@@ -194,7 +195,7 @@ export class InProcessQueue implements IngestQueue {
       const willRetry = error.isRetryable && entry.status.attempts < this.options.attempts && !this.closed;
       if (willRetry) {
         const delay = this.options.backoffMs * 2 ** (entry.status.attempts - 1);
-        this.logger.warn({ err: error, jobId: entry.status.jobId, attempt: entry.status.attempts, delay }, 'ingestion failed; retrying');
+        this.logger.warn({ err: error, jobId: entry.status.jobId, requestId: entry.job.requestId, attempt: entry.status.attempts, delay }, 'ingestion failed; retrying');
         entry.status = { ...entry.status, state: 'queued', error: { code: error.code, message: error.message } };
         this.options.onStateChange?.('queued');
         await this.persist(entry);
@@ -205,7 +206,7 @@ export class InProcessQueue implements IngestQueue {
         }, delay);
         this.timers.add(timer);
       } else {
-        this.logger.warn({ err: error, jobId: entry.status.jobId }, 'ingestion failed');
+        this.logger.warn({ err: error, jobId: entry.status.jobId, requestId: entry.job.requestId }, 'ingestion failed');
         entry.status = { ...entry.status, state: 'failed', error: { code: error.code, message: error.message }, finishedAt: new Date().toISOString() };
         this.options.onStateChange?.('failed');
         await this.persist(entry);

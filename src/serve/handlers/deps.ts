@@ -1,6 +1,8 @@
 import type { Config } from '../../config.js';
+import type { FeedbackStore } from '../../feedback/types.js';
 import type { IngestQueue } from '../../ingest/types.js';
 import type { Logger } from '../../logger.js';
+import type { ServiceMetrics } from '../../metrics.js';
 import type { Answerer } from '../../retrieve/answer/answerer.js';
 import type { Retriever } from '../../retrieve/retriever.js';
 import type { VectorStore } from '../../retrieve/types.js';
@@ -18,4 +20,8 @@ export interface HandlerDeps {
   answerer: Answerer;
   readiness: Record<string, ReadinessCheck>;
   logger: Logger;
+  /** Prometheus metrics of this process. */
+  metrics: ServiceMetrics;
+  /** Durable feedback storage (JSONL, or a Redis stream with REDIS_URL). */
+  feedback: FeedbackStore;
 }

@@ -5,6 +5,7 @@ import { NotFoundError, ValidationError } from '../../errors/index.js';
 import { defaultDocumentId } from '../../ingest/ids.js';
 import { detectContentType } from '../../ingest/parsers/index.js';
 import type { IngestJob } from '../../ingest/types.js';
+import { assertPdfInflatesWithinBudget } from '../pdf-inflate-guard.js';
 import type { HandlerDeps } from './deps.js';
 
 /** One uploaded file as the HTTP layer stored it under UPLOAD_DIR. */
@@ -39,6 +40,9 @@ export async function ingestFiles(
       if (file.size === 0) throw new ValidationError(`File '${source}' is empty`, { code: 'EMPTY_FILE', details: { file: source } });
       const head = await readHead(file.path, 8192);
       const contentType = detectContentType({ fileName: source, declaredType: file.declaredType, head });
+      // Refuse undecodable text now (400) rather than as a failed job later.
+      if (contentType.startsWith('text/')) await assertUtf8File(file.path, source);
+      if (contentType === 'application/pdf') await assertPdfInflatesWithinBudget({ filePath: file.path, fileName: source });
       jobs.push({
         collection: input.collection,
         documentId: input.documentId ?? defaultDocumentId({ source, contentHash: await hashFile(file.path) }),
@@ -105,6 +109,26 @@ async function readHead(filePath: string, bytes: number): Promise<Buffer> {
     const buffer = Buffer.alloc(bytes);
     const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
     return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Streams the file through a fatal UTF-8 decoder; throws ValidationError (code INVALID_ENCODING) at the first bad byte. */
+async function assertUtf8File(filePath: string, fileName: string): Promise<void> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const handle = await open(filePath, 'r');
+  try {
+    for await (const piece of handle.createReadStream()) decoder.decode(piece as Buffer, { stream: true });
+    decoder.decode();
+  } catch (error) {
+    // TextDecoder signals malformed input with a TypeError; anything else is an I/O failure.
+    if (!(error instanceof TypeError)) throw error;
+    throw new ValidationError(`'${fileName}' is not valid UTF-8 text; convert it to UTF-8 and upload it again`, {
+      code: 'INVALID_ENCODING',
+      details: { file: fileName },
+      cause: error,
+    });
   } finally {
     await handle.close();
   }
