@@ -62,9 +62,9 @@ export interface LanceDbVectorStoreOptions {
   indexRefreshRows?: number;
   /** Quiet time after the last write before a refresh of fewer rows runs, in ms. Default 500. */
   indexRefreshIdleMs?: number;
-  /** Least time between two refreshes of one table, in ms; bounds their CPU share during bulk ingestion. Default 2,000. */
+  /** Least time between two refreshes of one table, in ms (and at least 3x the last refresh's duration). Default 2,000. */
   indexRefreshMinIntervalMs?: number;
-  /** IVF partitions probed per dense search once the ANN index exists. Default 20. */
+  /** IVF partitions probed per dense search once the ANN index exists (of √rows). Default 20; more trades latency for recall. */
   annNprobes?: number;
   /** Receives background maintenance failures. */
   logger?: Pick<Logger, 'warn' | 'debug'>;
@@ -94,6 +94,7 @@ interface TableState {
   refreshTimer: NodeJS.Timeout | undefined;
   refreshing: Promise<void> | undefined;
   lastRefreshAt: number;
+  lastRefreshMs: number;
 }
 
 /**
@@ -165,7 +166,8 @@ export class LanceDbVectorStore implements VectorStore {
             .execute(data);
           version = result.version;
         }
-        state.rowCount += chunks.length - existing.filter((row) => row.documentId === documentId).length;
+        // Every existing row is either overwritten by id or deleted, and every chunk is written once.
+        state.rowCount += chunks.length - existing.length;
         this.published(state, version, chunks.length);
       }),
     );
@@ -301,14 +303,18 @@ export class LanceDbVectorStore implements VectorStore {
     const wantsVectorIndex = this.wantsVectorIndex(state);
     if (state.unindexedRows === 0 && !wantsVectorIndex) return;
     clearTimeout(state.refreshTimer);
-    const sinceLast = Date.now() - state.lastRefreshAt;
+    // optimize() also compacts the new small fragments into the large one, so its cost grows with the table:
+    // spacing refreshes by 3x the last one's duration caps their CPU share at about a quarter of a core.
+    const gap = Math.max(this.options.indexRefreshMinIntervalMs, 3 * state.lastRefreshMs) - (Date.now() - state.lastRefreshAt);
     const delay = state.unindexedRows >= this.options.indexRefreshRows || wantsVectorIndex
-      ? Math.max(0, this.options.indexRefreshMinIntervalMs - sinceLast)
-      : this.options.indexRefreshIdleMs;
+      ? Math.max(0, gap)
+      : Math.max(this.options.indexRefreshIdleMs, gap);
     state.refreshTimer = setTimeout(() => {
+      const started = Date.now();
       state.refreshing = this.refresh(state).finally(() => {
         state.refreshing = undefined;
         state.lastRefreshAt = Date.now();
+        state.lastRefreshMs = state.lastRefreshAt - started;
         this.scheduleRefresh(state);
       });
     }, delay);
@@ -400,6 +406,7 @@ export class LanceDbVectorStore implements VectorStore {
       refreshTimer: undefined,
       refreshing: undefined,
       lastRefreshAt: 0,
+      lastRefreshMs: 0,
     };
     this.scheduleRefresh(state);
     return state;

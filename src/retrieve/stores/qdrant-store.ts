@@ -87,7 +87,8 @@ interface CollectionState {
 /**
  * `VectorStore` on a Qdrant server: one collection per collection (prefixed), a named dense vector (`dense`, cosine)
  * and a sparse vector (`text`, IDF modifier) for keyword search; hybrid search uses Qdrant's Query API with
- * reciprocal rank fusion (k = 60, as the LanceDB adapter), which needs Qdrant ≥ 1.16.
+ * reciprocal rank fusion with the same constant and scores as the LanceDB adapter (the parameterised `rrf` query,
+ * Qdrant ≥ 1.16; plain `{ fusion: 'rrf' }` would use Qdrant's default k = 2).
  *
  * `replaceDocument` sends the delete-by-document and the upsert as one ordered `batchUpdate`: a reader never sees old
  * and new chunks together, but between the two operations it may briefly see no chunk of that document.
@@ -189,7 +190,8 @@ export class QdrantVectorStore implements VectorStore {
         const legs: Schemas['Prefetch'][] = [{ query: dense, using: DENSE, limit }];
         if (sparse.indices.length > 0) legs.push({ query: sparse, using: SPARSE, limit });
         const prefetch = legs.map((leg) => (filter ? { ...leg, filter } : leg));
-        response = await this.client.query(name, { limit: params.topK, with_payload: true, prefetch, query: { rrf: { k: DEFAULT_RRF_K } } });
+        // Qdrant scores 1/(k + position) with 0-based positions; k + 1 gives fusion.ts's 1/(60 + rank), rank 1-based.
+        response = await this.client.query(name, { limit: params.topK, with_payload: true, prefetch, query: { rrf: { k: DEFAULT_RRF_K + 1 } } });
       }
       return response.points.map((point) => toScoredChunk(point));
     }, []);
