@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson, startTestService, testEnv, waitForJob, type TestService } from './helpers/service.js';
@@ -124,14 +126,18 @@ describe('Open mode (no API_KEYS)', () => {
   });
 
   it('refuses to start on a non-loopback HOST without keys unless ALLOW_OPEN_ACCESS=true', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'rag-open-'));
     const run = (env: Record<string, string>) =>
       new Promise<{ code: number | null; output: string }>((resolve) => {
         const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/serve/main.ts')], {
-          env: { ...process.env, ...testEnv({ LOG_LEVEL: 'info', DATA_DIR: path.join('/tmp', `rag-open-${process.pid}`), ...env }), API_KEYS: '' },
+          env: { ...process.env, ...testEnv({ LOG_LEVEL: 'info', DATA_DIR: dataDir, ...env }), API_KEYS: '' },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let output = '';
-        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes('rag-service listening')) child.kill('SIGTERM');
+        });
         child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
         const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
         child.on('exit', (code) => {
@@ -142,7 +148,13 @@ describe('Open mode (no API_KEYS)', () => {
     const refused = await run({ HOST: '0.0.0.0' });
     expect(refused.code).toBe(2);
     expect(refused.output).toMatch(/refusing to listen on a non-loopback HOST without API keys/);
-  });
+    // 127.0.0.2 is not one of the loopback names the check accepts, yet safe to bind here.
+    const allowed = await run({ HOST: '127.0.0.2', ALLOW_OPEN_ACCESS: 'true' });
+    expect(allowed.output).toMatch(/no API_KEYS configured: the API is open/);
+    expect(allowed.output).toMatch(/rag-service listening/);
+    expect(allowed.code).toBe(0);
+    await rm(dataDir, { recursive: true, force: true });
+  }, 120_000);
 });
 
 /** POST JSON and return the raw Response. */

@@ -129,6 +129,17 @@ describe('OpenAPI document: generated from the zod schemas, complete, and true t
     }
   });
 
+  it('answers 405 with an Allow header for a known path and an undeclared method, 404 for unknown paths', async () => {
+    const wrong = await fetch(`${service.baseUrl}/v1/collections/${collection}/search`, { method: 'PUT' });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST');
+    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED');
+    const docs = await fetch(`${service.baseUrl}/docs`, { method: 'DELETE' });
+    expect(docs.status).toBe(405);
+    expect(docs.headers.get('allow')).toBe('GET, HEAD');
+    expect((await fetch(`${service.baseUrl}/v1/nowhere`, { method: 'PUT' })).status).toBe(404);
+  });
+
   it('serves a self-contained human page at /docs', async () => {
     const response = await fetch(`${service.baseUrl}/docs`);
     const html = await response.text();

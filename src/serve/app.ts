@@ -7,7 +7,7 @@ import { accessLog } from './middleware/access-log.js';
 import { errorHandler } from './middleware/error-handler.js';
 import { countRejections, httpMetrics } from './middleware/metrics.js';
 import { requestId } from './middleware/request-id.js';
-import { buildOpenApiDocument, openApiRoutes } from './openapi.js';
+import { buildOpenApiDocument, methodsForPath, openApiRoutes } from './openapi.js';
 import { createRoutes } from './routes.js';
 
 /** Builds the Express application around already-constructed dependencies (no I/O here). */
@@ -18,9 +18,17 @@ export function createApp(deps: HandlerDeps): Express {
   app.use(requestId());
   app.use(accessLog(deps.logger));
   app.use(httpMetrics(deps.metrics));
-  app.use(openApiRoutes(buildOpenApiDocument(deps.config)));
+  const document = buildOpenApiDocument(deps.config);
+  const allowedMethods = methodsForPath(document);
+  app.use(openApiRoutes(document));
   app.use(createRoutes(deps));
-  app.use((req, _res, next) => {
+  app.use((req, res, next) => {
+    const allowed = allowedMethods(req.path);
+    if (allowed.length > 0) {
+      res.setHeader('Allow', allowed.join(', '));
+      next(new AppError('METHOD_NOT_ALLOWED', 'user', `${req.method} is not allowed on ${req.path}; use ${allowed.join(', ')}`, { details: { allowed } }));
+      return;
+    }
     next(new AppError('ROUTE_NOT_FOUND', 'user', `No route ${req.method} ${req.path}; see /openapi.json`));
   });
   app.use(countRejections(deps.metrics));

@@ -69,6 +69,14 @@ function secured(scopes: string[]): Pick<RouteConfig, 'security'> & { 'x-scopes'
 }
 const PUBLIC = { security: [] };
 
+/** One Server-Sent Event of a streamed answer, as fuzzers and SSE-aware clients read the stream (heartbeat comments aside). */
+const answerEventSchema = z
+  .object({
+    event: z.enum(['token', 'done', 'error']),
+    data: z.string().openapi({ description: 'JSON: `{"text"}` for token, the AnswerResponse for done, the Error body for error.' }),
+  })
+  .openapi('AnswerEvent');
+
 const collectionPath = z.object({ collection: collectionParam });
 const documentPath = z.object({ collection: collectionParam, documentId: documentIdSchema.openapi({ param: { name: 'documentId', in: 'path' } }) });
 const jobPath = z.object({ jobId: z.string().min(1).max(128).openapi({ param: { name: 'jobId', in: 'path' }, example: '0b5e3a8e-2f7c-4d1e-9a63-8f1d2c3b4a59' }) });
@@ -193,7 +201,7 @@ export function createOpenApiRegistry(config: Readonly<Config>): OpenAPIRegistry
       200: {
         description: 'The answer with its citations; an event stream when `stream` is true.',
         headers: requestIdHeader,
-        content: { 'application/json': { schema: answerResponseSchema }, 'text/event-stream': { schema: z.string() } },
+        content: { 'application/json': { schema: answerResponseSchema }, 'text/event-stream': { schema: answerEventSchema } },
       },
       ...errors(400, 401, 403, 413, 415, 429, 502, 503, 504),
     },
@@ -255,6 +263,16 @@ export function buildOpenApiDocument(config: Readonly<Config>): OpenApiDocument 
     },
     tags: [{ name: 'search' }, { name: 'documents' }, { name: 'jobs' }, { name: 'feedback' }, { name: 'operations' }],
   });
+}
+
+/** Methods the document lists for a concrete path (HEAD with GET), for 405 answers with an Allow header; empty when no path matches. */
+export function methodsForPath(document: OpenApiDocument): (path: string) => string[] {
+  const templates = Object.entries(document.paths ?? {}).map(([template, item]) => {
+    const pattern = template.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('[^/]+');
+    const methods = Object.keys(item as object).map((method) => method.toUpperCase());
+    return { regex: new RegExp(`^${pattern}$`), methods: methods.includes('GET') ? [...methods, 'HEAD'] : methods };
+  });
+  return (path) => [...new Set(templates.filter((t) => t.regex.test(path)).flatMap((t) => t.methods))];
 }
 
 /** GET /openapi.json and GET /docs, serving one document generated at startup. */

@@ -14,6 +14,9 @@ export const COLLECTION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 /** Top-level metadata keys: usable as filter fields in every store. */
 export const METADATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
+/** JSON Schema `propertyNames` for metadata and filter keys (zod-to-openapi does not derive it from record keys). */
+const metadataKeyNames = { propertyNames: { pattern: METADATA_KEY_PATTERN.source } };
+
 export const collectionParam = z
   .string()
   .regex(COLLECTION_PATTERN, 'collection must be 1-63 characters of letters, digits, "_" or "-", starting with a letter or digit')
@@ -26,7 +29,11 @@ export const documentIdSchema = z
 
 export const metadataSchema = z
   .record(z.string().regex(METADATA_KEY_PATTERN, 'metadata keys must match ^[A-Za-z_][A-Za-z0-9_]{0,63}$'), z.unknown())
-  .openapi('Metadata', { description: 'Free-form JSON object; top-level string/number/boolean fields can be used in filters.', example: { team: 'hr', year: 2024 } });
+  .openapi('Metadata', {
+    description: 'Free-form JSON object; top-level string/number/boolean fields can be used in filters.',
+    example: { team: 'hr', year: 2024 },
+    ...metadataKeyNames,
+  });
 
 export const errorSchema = z
   .object({
@@ -95,13 +102,15 @@ const fieldFilter = z.union([
     .object({ gt: z.union([z.number(), z.string()]), gte: z.union([z.number(), z.string()]), lt: z.union([z.number(), z.string()]), lte: z.union([z.number(), z.string()]) })
     .partial()
     .strict()
-    .refine((range) => Object.keys(range).length > 0, 'a range filter needs at least one of gt, gte, lt, lte'),
+    .refine((range) => Object.keys(range).length > 0, 'a range filter needs at least one of gt, gte, lt, lte')
+    .openapi({ minProperties: 1 }),
 ]);
 export const filterSchema = z
   .record(z.string(), fieldFilter)
   .openapi('Filter', {
     description: 'All conditions must hold. Keys: documentId, source or a metadata field. Values: equality, {"in": [...]}, or a range {"gte": 2020, "lt": "2024-01-01"}.',
     example: { team: 'hr', year: { gte: 2023 } },
+    ...metadataKeyNames,
   });
 
 export const searchModeSchema = z.enum(['dense', 'keyword', 'hybrid']);

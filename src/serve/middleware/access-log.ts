@@ -16,6 +16,8 @@ export function accessLog(logger: Logger): RequestHandler {
   const middleware = pinoHttp({
     logger,
     genReqId: (_req: IncomingMessage, res: ServerResponse) => String(res.getHeader('x-request-id') ?? ''),
+    // Binds `reqId` on every line of the request (req.log included), not only inside the serialised `req`.
+    quietReqLogger: true,
     customLogLevel: (req, res, error) => {
       if (error || res.statusCode >= 500) return 'error';
       if (QUIET_PATHS.has(req.url?.split('?')[0] ?? '')) return 'debug';
