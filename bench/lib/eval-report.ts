@@ -94,6 +94,7 @@ export function renderEvalMarkdown(report: EvalReport): string {
 
   if (report.floors) {
     lines.push('', `## Quality floors (${report.floors.file}): ${report.floors.passed ? 'passed' : '**FAILED**'}`, '', '| floor | where | metric | min | measured | status |', '| --- | --- | --- | ---: | ---: | --- |');
+    if (report.floors.results.length === 0) lines.push(`| – | no floor applies to the ${corpus.name} corpus | | | | |`);
     for (const result of report.floors.results) {
       lines.push(`| ${result.id} | ${result.where} | ${result.metric} | ${result.limit.min} | ${result.measured ?? '–'} | ${result.status === 'pass' ? 'ok' : `**${result.status}**`} |`);
     }

@@ -126,6 +126,9 @@ const SCENARIO_LABELS: Record<ScenarioId, string> = {
   'hybrid-cached': 'hybrid, embedding-cache hit',
 };
 
+/** The query-path issue's reranked p95 target, used for the budget arithmetic in the summary. */
+const RERANK_TARGET_MS = 100;
+
 const ms = (value: number | null | undefined) => (value === null || value === undefined || Number.isNaN(value) ? '–' : value.toFixed(1));
 const count = (value: number) => value.toLocaleString('en-US');
 
@@ -194,6 +197,18 @@ export function renderLatencyMarkdown(report: LatencyReport, chartFile: string):
     );
   }
   lines.push('');
+  const largest = report.sizes[report.sizes.length - 1];
+  const retrievalP95 = largest?.scenarios.find((scenario) => scenario.scenario === 'hybrid' && scenario.concurrency === 1)?.server.totalMs?.p95;
+  if (largest?.rerankOverhead && retrievalP95 !== undefined) {
+    const perPair = largest.rerankOverhead.perPairP50Ms;
+    const room = RERANK_TARGET_MS - retrievalP95;
+    const fits = perPair > 0 ? Math.max(0, Math.floor(room / perPair)) : 0;
+    lines.push(
+      `Rerank budget arithmetic at ${count(largest.chunks)} chunks: one (query, passage) pair costs ${ms(perPair)} ms in the raw cross-encoder (p50), so the default ${raw.rerankCandidates} candidates cost about ${ms(perPair * raw.rerankCandidates)} ms of model time alone, before any retrieval. ` +
+        `With retrieval p95 at ${ms(retrievalP95)} ms, a ${RERANK_TARGET_MS} ms reranked p95 leaves room for about ${fits} candidate${fits === 1 ? '' : 's'} with this model on this machine.`,
+      '',
+    );
+  }
 
   lines.push('## Service memory (MiB, /proc/<pid>/status)', '');
   lines.push('| corpus chunks | RSS after ingest | RSS after load + warm-up | RSS after the run | peak RSS (VmHWM) |', '| ---: | ---: | ---: | ---: | ---: |');
