@@ -20,7 +20,7 @@ interface SearchBody {
 
 const FIXTURES = path.resolve('fixtures/documents');
 const CORPUS = ['employee-handbook.pdf', 'shipment-api-guide.md', 'security-incident-process.html', 'oncall-runbook.txt', 'travel-expense-policy.docx'];
-const collapse = (text: string) => text.replace(/\s+/g, ' ');
+const collapse = (text: string) => text.replace(/`/g, '').replace(/\s+/g, ' ');
 
 describe('HTTP API end to end on the embedded default (real model, real files)', () => {
   let service: TestService;

@@ -36,7 +36,7 @@ export class IngestPipeline {
   async run(params: { job: IngestJob; onProgress?: ProgressListener }): Promise<IngestResult> {
     const { job } = params;
     const progress = params.onProgress ?? (() => undefined);
-    const { store, embedder } = this.deps;
+    const { store } = this.deps;
 
     const contentHash = await this.hashJob(job);
     const existing = await store.getDocument({ collection: job.collection, documentId: job.documentId });

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -36,7 +37,7 @@ export async function startTestService(overrides: Record<string, string | undefi
   const logger = createLogger({ level: config.logLevel });
   const runtime = await createRuntime(config, logger);
   const app = createApp(runtime.deps);
-  const server = await new Promise<import('node:http').Server>((resolve) => {
+  const server = await new Promise<Server>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
   const { port } = server.address() as AddressInfo;
