@@ -1,20 +1,29 @@
 /**
  * Micro-benchmark of LanceDbVectorStore alone (no HTTP, no model): write throughput, index refresh cost and
  * dense/keyword/hybrid latency, flat and with the ANN index, plus ANN recall@10 against exact search.
- * Data is synthetic: clustered unit vectors (real embeddings cluster too) and Zipf-like word texts.
+ * Data is synthetic by default: overlapping clusters of unit vectors and Zipf-like word texts. With
+ * `--corpus python-docs` it is paragraphs of Python's reStructuredText docs (Debian python3.11-doc) embedded by
+ * the service's embedder (all-MiniLM-L6-v2, q8; MODELS_DIR as for the service), and query embedding time is
+ * reported too, so embed+search can be read against the retrieval budget. Embeddings are cached in the temp dir.
  *
  *   npx tsx bench/store-latency.ts --rows 10000 [--dims 384] [--queries 100] [--dir /tmp/store-bench]
+ *   MODELS_DIR=~/.cache/rag-service/models npx tsx bench/store-latency.ts --rows 20000 --corpus python-docs
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as lancedb from '@lancedb/lancedb';
+import { TransformersEmbedder } from '../src/retrieve/embedders/transformers-embedder.js';
 import { LanceDbVectorStore, tableNameOf } from '../src/retrieve/stores/lancedb-store.js';
 import type { ChunkRecord, SearchMode, SearchParams } from '../src/retrieve/types.js';
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string', default: '10000' }, dims: { type: 'string', default: '384' }, queries: { type: 'string', default: '100' }, dir: { type: 'string' } },
+  options: {
+    rows: { type: 'string', default: '10000' }, dims: { type: 'string', default: '384' }, queries: { type: 'string', default: '100' },
+    dir: { type: 'string' }, corpus: { type: 'string', default: 'synthetic' },
+  },
 });
 const ROWS = Number(args.rows);
 const DIMS = Number(args.dims);
@@ -52,7 +61,45 @@ function chunk(documentId: string, chunkIndex: number, year: number): ChunkRecor
     metadata: { year, team: year % 2 === 0 ? 'core' : 'edge' }, vector: unitVector(centers[Math.floor(rand() * centers.length)]!, 1.2),
   };
 }
-const documentOf = (d: number) => Array.from({ length: CHUNKS_PER_DOC }, (_, i) => chunk(`d${d}`, i, 2000 + (d % 25)));
+let documentOf = (d: number) => Array.from({ length: CHUNKS_PER_DOC }, (_, i) => chunk(`d${d}`, i, 2000 + (d % 25)));
+let embedQuery: ((text: string) => Promise<Float32Array>) | undefined;
+
+/** Paragraphs of Python's docs (200-1200 chars, deduplicated, in file order) and their cached embeddings. */
+async function loadPythonDocs(count: number): Promise<{ texts: string[]; vectors: Float32Array[] }> {
+  const root = '/usr/share/doc/python3.11/html/_sources';
+  const files = (await readdir(root, { recursive: true })).filter((file) => file.endsWith('.txt')).sort();
+  const seen = new Set<string>();
+  const texts: string[] = [];
+  for (const file of files) {
+    for (const block of (await readFile(path.join(root, file), 'utf8')).split(/\n\s*\n/)) {
+      const text = block.replace(/\s+/g, ' ').trim();
+      if (text.length < 200 || text.length > 1200 || seen.has(text)) continue;
+      seen.add(text);
+      texts.push(text);
+    }
+    if (texts.length >= count) break;
+  }
+  if (texts.length < count) throw new Error(`python-docs has only ${texts.length} paragraphs of 200-1200 chars`);
+  texts.length = count;
+  const embedder = new TransformersEmbedder({ modelId: 'Xenova/all-MiniLM-L6-v2', dtype: 'q8', maxBatchSize: 32, modelsDir: process.env.MODELS_DIR ?? './models', offline: true });
+  await embedder.warmup();
+  embedQuery = async (text) => (await embedder.embed({ texts: [text] }))[0]!;
+  const cache = path.join(os.tmpdir(), `store-bench-${createHash('sha256').update(texts.join('\n')).digest('hex').slice(0, 16)}.f32`);
+  const cached = await readFile(cache).catch(() => undefined);
+  if (cached) {
+    const flat = new Float32Array(cached.buffer, cached.byteOffset, cached.byteLength / 4);
+    return { texts, vectors: texts.map((_, i) => flat.slice(i * DIMS, (i + 1) * DIMS)) };
+  }
+  const vectors: Float32Array[] = [];
+  const [, embedMs] = await timed(async () => {
+    for (let i = 0; i < texts.length; i += 32) vectors.push(...(await embedder.embed({ texts: texts.slice(i, i + 32) })));
+  });
+  console.log(`embedded ${texts.length} paragraphs in ${(embedMs / 1000).toFixed(0)} s`);
+  const flat = new Float32Array(texts.length * DIMS);
+  vectors.forEach((vector, i) => flat.set(vector, i * DIMS));
+  await writeFile(cache, new Uint8Array(flat.buffer));
+  return { texts, vectors };
+}
 
 function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -63,6 +110,29 @@ async function timed<T>(run: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();
   const result = await run();
   return [result, performance.now() - started];
+}
+
+let probeSource: () => { vector: Float32Array; text: string } = () => {
+  const base = documentOf(Math.floor(queryRand() * (ROWS / CHUNKS_PER_DOC)))[0]!;
+  return { vector: unitVector(base.vector, 0.02), text: base.text.split(' ').slice(0, 3).join(' ') };
+};
+const queryRand = random(7);
+if (args.corpus === 'python-docs') {
+  // Queries are the first sentence of paragraphs that are not stored; documents are runs of 20 stored paragraphs.
+  const spare = 25 * CHUNKS_PER_DOC; // the documents section 4 writes after the load
+  const { texts, vectors } = await loadPythonDocs(ROWS + spare + QUERIES);
+  documentOf = (d) => Array.from({ length: CHUNKS_PER_DOC }, (_, i) => {
+    const n = d * CHUNKS_PER_DOC + i;
+    const base = chunk(`d${d}`, i, 2000 + (d % 25));
+    return { ...base, text: texts[n]!, charEnd: texts[n]!.length, vector: vectors[n]! };
+  });
+  let next = ROWS + spare;
+  probeSource = () => {
+    const n = next++;
+    return { vector: vectors[n]!, text: texts[n]!.split(/(?<=[.?!])\s/)[0]!.slice(0, 200) };
+  };
+} else if (args.corpus !== 'synthetic') {
+  throw new Error('--corpus is synthetic or python-docs');
 }
 
 const dir = args.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'store-bench-')));
@@ -102,13 +172,17 @@ await store.close();
 store = openStore();
 
 // 3. Search latency, exact (no ANN index) and with the ANN index.
-const queryRand = random(7);
-const probes = Array.from({ length: QUERIES }, () => {
-  const base = documentOf(Math.floor(queryRand() * documents))[0]!;
-  return { vector: unitVector(base.vector, 0.02), text: base.text.split(' ').slice(0, 3).join(' ') };
-});
-async function measure(label: string, mode: SearchMode, filter?: SearchParams['filter']): Promise<string[][]> {
-  const run = (probe: (typeof probes)[number]) => store.search({ collection: COLLECTION, mode, vector: probe.vector, text: probe.text, topK: 10, ...(filter ? { filter } : {}) });
+const probes = Array.from({ length: QUERIES }, probeSource);
+if (embedQuery) {
+  const embedMs: number[] = [];
+  for (const probe of probes) embedMs.push((await timed(() => (embedQuery as (text: string) => Promise<Float32Array>)(probe.text)))[1]);
+  console.log(`${'query embedding (MiniLM q8, 1 text)'.padEnd(40)} p50 ${fmt(percentile(embedMs, 0.5))} ms  p95 ${fmt(percentile(embedMs, 0.95))} ms`);
+}
+async function measure(label: string, mode: SearchMode, filter?: SearchParams['filter'], withEmbedding = false): Promise<string[][]> {
+  const run = async (probe: (typeof probes)[number]) => {
+    const vector = withEmbedding && embedQuery ? await embedQuery(probe.text) : probe.vector;
+    return store.search({ collection: COLLECTION, mode, vector, text: probe.text, topK: 10, ...(filter ? { filter } : {}) });
+  };
   for (const probe of probes.slice(0, 5)) await run(probe);
   const latencies: number[] = [];
   const ids: string[][] = [];
@@ -139,6 +213,7 @@ for (const nprobes of [10, 20, 40]) {
   if (nprobes === 20) {
     await measure('dense, IVF_FLAT, filter year>=2010', 'dense', { year: { gte: 2010 } });
     await measure('hybrid, IVF_FLAT', 'hybrid');
+    if (embedQuery) await measure('query embedding + hybrid, IVF_FLAT', 'hybrid', undefined, true);
   }
   await store.close();
 }

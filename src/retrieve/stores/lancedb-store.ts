@@ -56,7 +56,7 @@ export interface LanceDbVectorStoreOptions {
   dimensions: number;
   /** An open connection (tests); otherwise one is opened on `dir`. An injected connection is not closed by `close()`. */
   connection?: Connection;
-  /** Row count from which a table gets an ANN index (IVF_FLAT, cosine, √rows partitions), built in the background. Default 10,000. */
+  /** Row count from which a table gets an ANN index (IVF_FLAT, cosine, √rows partitions), built in the background. Default 5,000. */
   annIndexThresholdRows?: number;
   /** Rows written since the last index refresh that trigger one (full-text and vector indexes). Default 256. */
   indexRefreshRows?: number;
@@ -119,7 +119,7 @@ export class LanceDbVectorStore implements VectorStore {
     this.options = {
       dir: options.dir,
       dimensions: options.dimensions,
-      annIndexThresholdRows: options.annIndexThresholdRows ?? 10_000,
+      annIndexThresholdRows: options.annIndexThresholdRows ?? 5_000,
       indexRefreshRows: options.indexRefreshRows ?? 256,
       indexRefreshIdleMs: options.indexRefreshIdleMs ?? 500,
       indexRefreshMinIntervalMs: options.indexRefreshMinIntervalMs ?? 2_000,

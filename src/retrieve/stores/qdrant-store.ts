@@ -91,7 +91,9 @@ interface CollectionState {
  * Qdrant ≥ 1.16; plain `{ fusion: 'rrf' }` would use Qdrant's default k = 2).
  *
  * `replaceDocument` sends the delete-by-document and the upsert as one ordered `batchUpdate`: a reader never sees old
- * and new chunks together, but between the two operations it may briefly see no chunk of that document.
+ * and new chunks together, but between the two operations it may briefly see no chunk of that document. Qdrant applies
+ * the operations in order, not as a transaction: were the upsert rejected after the delete, the document would be left
+ * without chunks, so the input (ids, dimensions, types) is validated before the call.
  * Payload indexes (and so type-conflict detection) are serialised per collection within this process only.
  */
 export class QdrantVectorStore implements VectorStore {
@@ -122,7 +124,7 @@ export class QdrantVectorStore implements VectorStore {
     }
     const types = collectMetadataFieldTypes(chunks);
     const name = this.collectionName(collection);
-    await this.call('write', async () => {
+    await this.call('write', name, async () => {
       await this.ensureCollection(name);
       await this.ensurePayloadIndexes(name, types, chunks);
       const points = chunks.map((chunk): Schemas['PointStruct'] => {
@@ -145,7 +147,7 @@ export class QdrantVectorStore implements VectorStore {
 
   async deleteDocument(params: { collection: string; documentId: string }): Promise<number> {
     const name = this.collectionName(params.collection);
-    return this.call('delete', async () => {
+    return this.call('delete', name, async () => {
       if (!(await this.collectionState(name))) return 0;
       const filter = documentFilter(params.documentId);
       const { count } = await this.client.count(name, { filter, exact: true });
@@ -156,7 +158,7 @@ export class QdrantVectorStore implements VectorStore {
 
   async getDocument(params: { collection: string; documentId: string }): Promise<DocumentInfo | null> {
     const name = this.collectionName(params.collection);
-    return this.call('read', async () => {
+    return this.call('read', name, async () => {
       if (!(await this.collectionState(name))) return null;
       const filter = documentFilter(params.documentId);
       const { points } = await this.client.scroll(name, { filter, limit: 1, with_payload: true, with_vector: false });
@@ -171,7 +173,7 @@ export class QdrantVectorStore implements VectorStore {
   async search(params: SearchParams): Promise<ScoredChunk[]> {
     assertSearchParams(params, this.dimensions);
     const name = this.collectionName(params.collection);
-    return this.call('search', async () => {
+    return this.call('search', name, async () => {
       const state = await this.collectionState(name);
       if (!state) return [];
       const filter = await this.compileFilter(name, state, params);
@@ -198,7 +200,7 @@ export class QdrantVectorStore implements VectorStore {
   }
 
   async health(): Promise<void> {
-    await this.call('health check', async () => {
+    await this.call('health check', undefined, async () => {
       await this.client.getCollections();
     });
   }
@@ -285,13 +287,14 @@ export class QdrantVectorStore implements VectorStore {
     await run;
   }
 
-  /** Runs a Qdrant call, mapping a missing collection to `missing` and wrapping client errors. */
-  private async call<T>(action: string, operation: () => Promise<T>, missing?: T): Promise<T> {
+  /** Runs a Qdrant call on collection `name`, mapping a missing collection to `missing` and wrapping client errors. */
+  private async call<T>(action: string, name: string | undefined, operation: () => Promise<T>, missing?: T): Promise<T> {
     try {
       return await operation();
     } catch (error) {
       if (error instanceof AppError) throw error;
       const status = statusOf(error);
+      if (status === 404 && name !== undefined) this.states.delete(name); // dropped behind our back: forget the cached schema
       if (status === 404 && missing !== undefined) return missing;
       const detail = detailOf(error);
       if (status !== undefined && status >= 400 && status < 500 && ![401, 403, 404, 408, 429].includes(status)) {
