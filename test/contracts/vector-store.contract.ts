@@ -270,6 +270,18 @@ export function vectorStoreContract(name: string, factory: () => Promise<VectorS
       for (const hit of hybrid) expect(hit.score).toBeLessThanOrEqual(2 / 61 + 1e-6);
     });
 
+    it('ranks keyword hits by score right after a write, before any index maintenance', async () => {
+      const c = collection();
+      // The strongest match is stored last; a store that cuts an unranked scan at topK would miss it.
+      const texts = Array.from({ length: 40 }, (_, i) => `weak mention of refund once in chunk ${i} among other words`);
+      texts[39] = 'refund refund refund: the refund period and every refund rule';
+      await put(c, 'refunds', texts);
+      const [top] = await search(c, 'keyword', 'refund', { topK: 1 });
+      expect(top?.chunkIndex).toBe(39);
+      const ranked = await search(c, 'keyword', 'refund', { topK: 10 });
+      for (let i = 1; i < ranked.length; i++) expect(ranked[i - 1]!.score).toBeGreaterThanOrEqual(ranked[i]!.score);
+    });
+
     it('respects topK in every mode', async () => {
       const c = collection();
       await put(c, 'many', Array.from({ length: 30 }, (_, i) => `repeated topic words chunk ${i}`));

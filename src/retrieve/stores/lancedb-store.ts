@@ -250,11 +250,18 @@ export class LanceDbVectorStore implements VectorStore {
     return rows.map((row) => toScoredChunk(row, 1 - (row._distance ?? 1)));
   }
 
+  /**
+   * BM25 search. LanceDB 0.37 searches rows not yet in the full-text index by a flat scan, but when the index
+   * covers no rows it applies `limit` to that scan in storage order, before ranking (the best match can be cut).
+   * So ask for enough rows to include every unindexed match, and rank here.
+   */
   private async keyword(reader: Table, text: string, limit: number, where: string | undefined): Promise<ScoredChunk[]> {
-    let query = reader.query().fullTextSearch(new lancedb.MatchQuery(text, 'text')).limit(limit);
+    const unindexed = (await reader.indexStats(TEXT_INDEX))?.numUnindexedRows ?? 0;
+    let query = reader.query().fullTextSearch(new lancedb.MatchQuery(text, 'text')).limit(limit + unindexed);
     if (where) query = query.where(where);
     const rows = (await query.select([...RESULT_COLUMNS, '_score']).toArray()) as ResultRow[];
-    return rows.map((row) => toScoredChunk(row, row._score ?? 0));
+    rows.sort((a, b) => (b._score ?? 0) - (a._score ?? 0));
+    return rows.slice(0, limit).map((row) => toScoredChunk(row, row._score ?? 0));
   }
 
   /** Adds one typed column per new filterable metadata field; rejects a field whose type differs from the table's. */
