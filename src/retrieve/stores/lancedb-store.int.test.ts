@@ -51,6 +51,21 @@ describe('LanceDbVectorStore specifics', () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
+  it('sees what another process writes (API reading a worker), collection creation included', async () => {
+    const dir = await tempDir();
+    const api = new LanceDbVectorStore({ dir, dimensions: DIMENSIONS });
+    const worker = new LanceDbVectorStore({ dir, dimensions: DIMENSIONS });
+    const keyword = () => api.search({ collection: 'shared', mode: 'keyword', text: 'alpha', topK: 5 });
+    expect(await keyword()).toEqual([]);
+    await worker.replaceDocument({ collection: 'shared', documentId: 'doc', chunks: chunksOf('doc', ['alpha version one']) });
+    await waitFor(async () => (await keyword()).length === 1, 5000);
+    await worker.replaceDocument({ collection: 'shared', documentId: 'doc', chunks: chunksOf('doc', ['alpha version two']) });
+    await waitFor(async () => (await keyword())[0]?.text === 'alpha version two', 5000);
+    expect((await api.getDocument({ collection: 'shared', documentId: 'doc' }))?.chunkCount).toBe(1);
+    await api.close();
+    await worker.close();
+  });
+
   it('builds the ANN index in the background past the threshold and still finds rows added afterwards', async () => {
     const dir = await tempDir();
     const connection = await lancedb.connect(dir);

@@ -71,6 +71,8 @@ export interface LanceDbVectorStoreOptions {
 }
 
 const VECTOR_INDEX = 'vector_idx';
+/** How stale a read may be with respect to writes of other processes (API reading what workers wrote), in seconds. */
+const READ_CONSISTENCY_SECONDS = 0.5;
 const TEXT_INDEX = 'text_idx';
 const METADATA_PREFIX = 'm_';
 const SCALAR_INDEXES = ['id', 'documentId'];
@@ -293,7 +295,14 @@ export class LanceDbVectorStore implements VectorStore {
   }
 
   /** A handle pinned to the last published version, so the two legs of a hybrid search read one snapshot. */
-  private reader(state: TableState): Promise<Table> {
+  private async reader(state: TableState): Promise<Table> {
+    // Another process (a BullMQ worker) may have committed since: the write handle re-reads the latest version
+    // at most every READ_CONSISTENCY_SECONDS, and a newer one re-pins the reader.
+    const latest = await state.table.version();
+    if (latest > state.readVersion) {
+      state.readVersion = latest;
+      state.reader = undefined;
+    }
     if (!state.reader) {
       const version = state.readVersion;
       const opening = this.connect().then((connection) => connection.openTable(state.name, undefined, { version }));
@@ -372,9 +381,11 @@ export class LanceDbVectorStore implements VectorStore {
       const previous = state ?? Promise.resolve(undefined);
       state = previous.then(async (existing) => existing ?? (await this.openState(tableName, create)));
       this.states.set(tableName, state);
-      state.catch(() => {
+      // Forget a failed open, and a table that did not exist yet: another process may create it later.
+      const forget = () => {
         if (this.states.get(tableName) === state) this.states.delete(tableName);
-      });
+      };
+      state.then((opened) => opened ?? forget(), forget);
     }
     return state;
   }
@@ -421,7 +432,7 @@ export class LanceDbVectorStore implements VectorStore {
 
   private connect(): Promise<Connection> {
     if (!this.connection) {
-      const connecting = mkdir(this.options.dir, { recursive: true }).then(() => lancedb.connect(this.options.dir));
+      const connecting = mkdir(this.options.dir, { recursive: true }).then(() => lancedb.connect(this.options.dir, { readConsistencyInterval: READ_CONSISTENCY_SECONDS }));
       connecting.catch(() => {
         if (this.connection === connecting) this.connection = undefined;
       });
