@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RRF_K, fuseReciprocalRank } from './fusion.js';
+import { DEFAULT_RRF_K, fuseReciprocalRank, fuseHybrid } from './fusion.js';
 
 const byId = { key: (id: string) => id };
 
@@ -38,5 +38,21 @@ describe('fuseReciprocalRank', () => {
     expect(fuseReciprocalRank([], byId)).toEqual([]);
     expect(fuseReciprocalRank([[], []], byId)).toEqual([]);
     expect(() => fuseReciprocalRank([['a']], { ...byId, k: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('weighted fusion', () => {
+  it('scales each list by its weight', () => {
+    const fused = fuseReciprocalRank([['a', 'b'], ['b', 'a']], { key: (x) => x, k: 5, weights: [1, 0.5] });
+    expect(fused.map((f) => f.item)).toEqual(['a', 'b']);
+    expect(fused[0]!.score).toBeCloseTo(1 / 6 + 0.5 / 7, 12);
+  });
+
+  it('fuseHybrid lets a top dense hit beat a chunk that is merely in both lists', () => {
+    const dense = [{ id: 'top' }, { id: 'x1' }, { id: 'x2' }, { id: 'x3' }, { id: 'x4' }, { id: 'both' }];
+    const keyword = [{ id: 'k1' }, { id: 'k2' }, { id: 'both' }];
+    expect(fuseHybrid(dense, keyword, 2).map((f) => f.item.id)).toEqual(['top', 'both']);
+    // Plain RRF (k = 60, equal weights) would put 'both' first: 1/66 + 1/63 > 1/61.
+    expect(fuseReciprocalRank([dense, keyword], { key: (x) => x.id, limit: 1 })[0]!.item.id).toBe('both');
   });
 });

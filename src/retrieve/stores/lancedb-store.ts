@@ -19,7 +19,7 @@ import {
   type FilterField,
   type FilterFieldType,
 } from '../filters.js';
-import { fuseReciprocalRank, hybridCandidateCount } from '../fusion.js';
+import { fuseHybrid, hybridCandidateCount } from '../fusion.js';
 import type { ChunkRecord, DocumentInfo, MetadataScalar, ScoredChunk, SearchParams, VectorStore } from '../types.js';
 
 // LanceDB is CommonJS and checks `instanceof` against its own apache-arrow (e.g. in addColumns);
@@ -218,7 +218,7 @@ export class LanceDbVectorStore implements VectorStore {
         this.dense(reader, state, params.vector as Float32Array, candidates, where),
         this.keyword(reader, params.text as string, candidates, where),
       ]);
-      return fuseReciprocalRank([dense, keyword], { key: (hit) => hit.id, limit: params.topK }).map(({ item, score }) => ({ ...item, score }));
+      return fuseHybrid(dense, keyword, params.topK).map(({ item, score }) => ({ ...item, score }));
     });
   }
 

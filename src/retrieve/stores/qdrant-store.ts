@@ -14,7 +14,7 @@ import {
   type FilterField,
   type FilterFieldType,
 } from '../filters.js';
-import { DEFAULT_RRF_K, hybridCandidateCount } from '../fusion.js';
+import { fuseHybrid, hybridCandidateCount } from '../fusion.js';
 import type { ChunkRecord, DocumentInfo, ScoredChunk, SearchParams, VectorStore } from '../types.js';
 
 /** Options of {@link QdrantVectorStore}. */
@@ -86,9 +86,8 @@ interface CollectionState {
 
 /**
  * `VectorStore` on a Qdrant server: one collection per collection (prefixed), a named dense vector (`dense`, cosine)
- * and a sparse vector (`text`, IDF modifier) for keyword search; hybrid search uses Qdrant's Query API with
- * reciprocal rank fusion with the same constant and scores as the LanceDB adapter (the parameterised `rrf` query,
- * Qdrant ≥ 1.16; plain `{ fusion: 'rrf' }` would use Qdrant's default k = 2).
+ * and a sparse vector (`text`, IDF modifier) for keyword search; hybrid search runs both legs in one `queryBatch`
+ * call and fuses them with the same weighted RRF as the LanceDB adapter (`fuseHybrid`).
  *
  * `replaceDocument` sends the delete-by-document and the upsert as one ordered `batchUpdate`: a reader never sees old
  * and new chunks together, but between the two operations it may briefly see no chunk of that document. Qdrant applies
@@ -187,13 +186,14 @@ export class QdrantVectorStore implements VectorStore {
         if (sparse.indices.length === 0) return [];
         response = await this.client.query(name, { ...common, query: sparse, using: SPARSE });
       } else {
-        // A query without word tokens fuses the dense leg alone, so hybrid scores stay on the RRF scale.
+        // Both legs in one request, fused here with the same weighted RRF as the LanceDB adapter, so hybrid
+        // scores and order mean the same in every store.
         const limit = hybridCandidateCount(params.topK);
-        const legs: Schemas['Prefetch'][] = [{ query: dense, using: DENSE, limit }];
-        if (sparse.indices.length > 0) legs.push({ query: sparse, using: SPARSE, limit });
-        const prefetch = legs.map((leg) => (filter ? { ...leg, filter } : leg));
-        // Qdrant scores 1/(k + position) with 0-based positions; k + 1 gives fusion.ts's 1/(60 + rank), rank 1-based.
-        response = await this.client.query(name, { limit: params.topK, with_payload: true, prefetch, query: { rrf: { k: DEFAULT_RRF_K + 1 } } });
+        const searches: Schemas['QueryRequest'][] = [{ ...common, limit, query: dense, using: DENSE }];
+        if (sparse.indices.length > 0) searches.push({ ...common, limit, query: sparse, using: SPARSE });
+        const [denseLeg, keywordLeg] = await this.client.queryBatch(name, { searches });
+        const toChunks = (leg: Schemas['QueryResponse'] | undefined) => (leg?.points ?? []).map((point) => toScoredChunk(point));
+        return fuseHybrid(toChunks(denseLeg), toChunks(keywordLeg), params.topK).map(({ item, score }) => ({ ...item, score }));
       }
       return response.points.map((point) => toScoredChunk(point));
     }, []);
