@@ -61,6 +61,65 @@ describe.each(['q8', 'fp32'] as const)('CrossEncoderReranker (%s, LATENCY-ONLY m
   });
 });
 
+describe('CrossEncoderReranker maxTokens cap (q8, LATENCY-ONLY model)', () => {
+  const cap = 32;
+  let capped: CrossEncoderReranker;
+  let uncapped: CrossEncoderReranker;
+  const long = 'Late payments incur a 2% fee per month after the due date has passed. '.repeat(20);
+  const short = 'Invoices are due in 30 days.'; // ~8 tokens: the pair fits under the cap
+
+  beforeAll(async () => {
+    capped = createReranker('q8', { maxTokens: cap });
+    uncapped = createReranker('q8');
+    await Promise.all([capped.warmup(), uncapped.warmup()]);
+  });
+  afterAll(async () => {
+    await Promise.all([capped.dispose(), uncapped.dispose()]);
+  });
+
+  it('reads at most maxTokens per pair, and never more than the model limit', async () => {
+    await expect(capped.pairTokens()).resolves.toBe(cap);
+    await expect(uncapped.pairTokens()).resolves.toBe(512);
+    const above = createReranker('q8', { maxTokens: 4096 });
+    await expect(above.pairTokens()).resolves.toBe(512);
+    await above.dispose();
+    expect(() => createReranker('q8', { maxTokens: 0 })).toThrow(AppError);
+  });
+
+  it('truncates a long passage to the cap: one finite score per passage, in input order', async () => {
+    const set = [long, short, `${long} A tail past the cap that must not change the score.`, ''];
+    const scores = await capped.score({ query, passages: set });
+    expect(scores).toHaveLength(set.length);
+    for (const score of scores) expect(Number.isFinite(score)).toBe(true);
+    // Only the first tokens of a long passage are read: its score ignores what follows the cap …
+    expect(scores[2]).toBe(scores[0]);
+    // … and differs from reading it all (uncapped), while a pair under the cap scores exactly as without one.
+    const full = await uncapped.score({ query, passages: set });
+    expect(scores[0]).not.toBe(full[0]);
+    expect(scores[1]).toBe(full[1]);
+    const reversed = await capped.score({ query, passages: [...set].reverse() });
+    expect(reversed).toEqual([...scores].reverse());
+  });
+
+  it('cuts the passage, not the query', async () => {
+    const [base] = await capped.score({ query, passages: [long] });
+    const [longerQuery] = await capped.score({ query: `${query} (late fees)`, passages: [long] });
+    expect(longerQuery).not.toBe(base);
+  });
+});
+
+describe('CrossEncoderReranker pairsPerCall (fp32, LATENCY-ONLY model)', () => {
+  it('pads batched pairs and returns the one-pair-per-call scores in input order', async () => {
+    const batched = createReranker('fp32', { pairsPerCall: 3, maxTokens: 64 });
+    const single = createReranker('fp32', { maxTokens: 64 });
+    const mixed = [...passages, 'Payment terms: net 30.', 'Short.'];
+    const [a, b] = await Promise.all([batched.score({ query, passages: mixed }), single.score({ query, passages: mixed })]);
+    expect(a).toHaveLength(mixed.length);
+    a.forEach((score, i) => expect(score).toBeCloseTo(b[i]!, 4));
+    await Promise.all([batched.dispose(), single.dispose()]);
+  });
+});
+
 describe('CrossEncoderReranker loading', () => {
   const emptyDir = mkdtempSync(path.join(tmpdir(), 'rag-reranker-test-'));
   afterAll(() => rmSync(emptyDir, { recursive: true, force: true }));
