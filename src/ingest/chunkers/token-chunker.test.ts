@@ -15,7 +15,7 @@ const MODEL_ID = 'Xenova/all-MiniLM-L6-v2';
 let realCounter: TokenCounter;
 beforeAll(async () => {
   env.allowRemoteModels = false;
-  env.localModelPath = path.join(ROOT, 'models');
+  env.localModelPath = process.env.MODELS_DIR ?? path.join(ROOT, 'models');
   const tokenizer: PreTrainedTokenizer = await AutoTokenizer.from_pretrained(MODEL_ID);
   realCounter = { countTokens: (text) => tokenizer.encode(text, { add_special_tokens: false }).length };
 });
