@@ -59,6 +59,8 @@ const envSchema = z.object({
   RERANK_MODEL: z.string().default('Xenova/ms-marco-MiniLM-L-6-v2'),
   RERANK_DTYPE: z.enum(['fp32', 'q8']).default('q8'),
   RERANK_CANDIDATES: int(1, 200).default(20),
+  RERANK_MAX_TOKENS: int(16, 512).default(128),
+  RERANK_THREADS: int(1, 64).default(2),
   MODEL_CONCURRENCY: int(1, 64).default(2),
   MODEL_QUEUE_LIMIT: int(0, 100_000).default(256),
 
@@ -127,6 +129,10 @@ export interface Config {
     rerankModel: string;
     rerankDtype: 'fp32' | 'q8';
     rerankCandidates: number;
+    /** Tokens per (query, passage) pair the cross-encoder reads; longer passages are cut (RERANK_MAX_TOKENS). */
+    rerankMaxTokens: number;
+    /** ONNX intra-op threads of the cross-encoder session (RERANK_THREADS). */
+    rerankThreads: number;
     concurrency: number;
     queueLimit: number;
   };
@@ -218,6 +224,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       rerankModel: e.RERANK_MODEL,
       rerankDtype: e.RERANK_DTYPE,
       rerankCandidates: e.RERANK_CANDIDATES,
+      rerankMaxTokens: e.RERANK_MAX_TOKENS,
+      rerankThreads: e.RERANK_THREADS,
       concurrency: e.MODEL_CONCURRENCY,
       queueLimit: e.MODEL_QUEUE_LIMIT,
     },

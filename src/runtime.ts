@@ -82,6 +82,8 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
     modelId: config.models.rerankModel,
     dtype: config.models.rerankDtype,
     maxBatchSize: Math.max(config.models.rerankCandidates, 32),
+    maxTokens: config.models.rerankMaxTokens,
+    intraOpThreads: config.models.rerankThreads,
   });
 
   const queue = await createQueue(config, pipeline, logger, metrics);
