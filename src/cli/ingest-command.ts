@@ -1,6 +1,7 @@
 import { SingleBar } from 'cli-progress';
 import pLimit from 'p-limit';
 import { SUPPORTED_EXTENSIONS } from '../ingest/parsers/index.js';
+import { formatDuration, WeightedProgress } from './progress.js';
 import { ServiceClient, ServiceError } from './service-client.js';
 import { collectFiles, type FileToIngest } from './walk.js';
 
@@ -30,8 +31,12 @@ export interface IngestSummary {
   indexed: number;
   unchanged: number;
   failed: number;
+  /** Chunks of every document that completed, unchanged ones included. */
   chunks: number;
+  /** Chunks embedded and written by this run (documents indexed, not unchanged). */
+  indexedChunks: number;
   seconds: number;
+  /** indexedChunks per second of the whole run. */
   chunksPerSecond: number;
   failures: Failure[];
 }
@@ -39,13 +44,9 @@ export interface IngestSummary {
 /** Uploads every file, waits for each job, prints a summary; returns the process exit code (1 if anything failed). */
 export async function runIngestCommand(options: IngestCommandOptions): Promise<number> {
   const extensions = new Set((options.ext ? options.ext.split(',') : SUPPORTED_EXTENSIONS).map((ext) => (ext.startsWith('.') ? ext : `.${ext}`).toLowerCase()));
-  if (options.metadata) {
-    try {
-      JSON.parse(options.metadata);
-    } catch {
-      console.error('--metadata must be a JSON object, e.g. \'{"team":"docs"}\'');
-      return 2;
-    }
+  if (options.metadata && !isJsonObject(options.metadata)) {
+    console.error('--metadata must be a JSON object, e.g. \'{"team":"docs"}\'');
+    return 2;
   }
   const files = await collectFiles(options.paths, extensions);
   if (files.length === 0) {
@@ -62,37 +63,68 @@ export async function runIngestCommand(options: IngestCommandOptions): Promise<n
 
   const started = Date.now();
   const deadline = started + options.timeout * 1000;
-  const summary: IngestSummary = { collection: options.collection, documents: files.length, indexed: 0, unchanged: 0, failed: 0, chunks: 0, seconds: 0, chunksPerSecond: 0, failures: [] };
+  const summary: IngestSummary = {
+    collection: options.collection,
+    documents: files.length,
+    indexed: 0,
+    unchanged: 0,
+    failed: 0,
+    chunks: 0,
+    indexedChunks: 0,
+    seconds: 0,
+    chunksPerSecond: 0,
+    failures: [],
+  };
+  // The bar moves by bytes (running jobs pro rata), so its ETA holds across small pages and large PDFs alike.
+  const progress = new WeightedProgress(new Map(files.map((file) => [file.path, file.size])), started);
   const bar = new SingleBar({
-    format: 'ingest |{bar}| {percentage}% | {value}/{total} documents | {chunks} chunks | {failed} failed | ETA {eta_formatted}',
+    format: 'ingest |{bar}| {percentage}% | {finished}/{documents} documents | {chunks} chunks | {failed} failed | {elapsed} elapsed | ETA {timeLeft}',
     noTTYOutput: true,
     notTTYSchedule: 10_000,
-    etaBuffer: 50,
     stream: process.stderr,
   });
-  bar.start(files.length, 0, { chunks: 0, failed: 0 });
+  let finished = 0;
+  const payload = () => ({
+    finished,
+    documents: files.length,
+    chunks: summary.chunks,
+    failed: summary.failed,
+    elapsed: formatDuration((Date.now() - started) / 1000),
+    // Not `eta`: cli-progress fills that token itself (a document-count ETA in bare seconds).
+    timeLeft: finished === files.length ? '0s' : formatDuration(progress.etaSeconds(Date.now())),
+  });
+  const redraw = () => bar.update(Math.round(progress.doneWeight), payload());
+  bar.start(progress.totalWeight, 0, payload());
 
   const limit = pLimit(options.concurrency);
   await Promise.all(
     files.map((file) =>
       limit(async () => {
-        const outcome = await ingestOne(client, options, file, deadline);
+        const outcome = await ingestOne(client, options, file, deadline, (fraction) => {
+          progress.update(file.path, fraction);
+          redraw();
+        });
         if ('failure' in outcome) {
           summary.failed += 1;
           summary.failures.push(outcome.failure);
         } else {
           summary.chunks += outcome.chunks;
           if (outcome.unchanged) summary.unchanged += 1;
-          else summary.indexed += 1;
+          else {
+            summary.indexed += 1;
+            summary.indexedChunks += outcome.chunks;
+          }
         }
-        bar.increment(1, { chunks: summary.chunks, failed: summary.failed });
+        finished += 1;
+        progress.finish(file.path);
+        redraw();
       }),
     ),
   );
   bar.stop();
 
   summary.seconds = Math.round((Date.now() - started) / 100) / 10;
-  summary.chunksPerSecond = Math.round((summary.chunks / Math.max(summary.seconds, 0.1)) * 10) / 10;
+  summary.chunksPerSecond = Math.round((summary.indexedChunks / Math.max(summary.seconds, 0.1)) * 10) / 10;
   printSummary(summary, options.json === true);
   return summary.failed > 0 ? 1 : 0;
 }
@@ -102,12 +134,15 @@ async function ingestOne(
   options: IngestCommandOptions,
   file: FileToIngest,
   deadline: number,
+  onProgress: (fraction: number) => void,
 ): Promise<{ chunks: number; unchanged: boolean } | { failure: Failure }> {
   try {
     const jobId = await client.upload({ collection: options.collection, filePath: file.path, documentId: file.documentId, metadata: options.metadata });
-    let delay = 200;
+    // Unchanged documents finish within a few tens of milliseconds: look early, then back off to every 2 s.
+    let delay = 100;
     for (;;) {
       const job = await client.job(jobId);
+      onProgress(job.progress / 100);
       if (job.state === 'completed') return { chunks: job.chunks ?? 0, unchanged: job.unchanged === true };
       if (job.state === 'failed') return { failure: { documentId: file.documentId, code: job.error?.code ?? 'FAILED', message: job.error?.message ?? 'failed' } };
       if (Date.now() > deadline) return { failure: { documentId: file.documentId, code: 'TIMEOUT', message: `job ${jobId} still ${job.state} at the --timeout` } };
@@ -127,8 +162,17 @@ function printSummary(summary: IngestSummary, json: boolean): void {
   }
   console.log(
     `\n${summary.documents} documents → ${summary.indexed} indexed, ${summary.unchanged} unchanged, ${summary.failed} failed; ` +
-      `${summary.chunks} chunks in ${summary.seconds} s (${summary.chunksPerSecond} chunks/s) into '${summary.collection}'`,
+      `${summary.chunks} chunks (${summary.indexedChunks} newly indexed) in ${summary.seconds} s (${summary.chunksPerSecond} chunks/s indexed) into '${summary.collection}'`,
   );
   for (const failure of summary.failures.slice(0, 50)) console.log(`  FAILED ${failure.documentId}: [${failure.code}] ${failure.message}`);
   if (summary.failures.length > 50) console.log(`  … and ${summary.failures.length - 50} more (use --json for all)`);
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
 }

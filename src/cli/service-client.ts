@@ -1,7 +1,12 @@
 import { openAsBlob } from 'node:fs';
 import path from 'node:path';
-import pRetry, { AbortError } from 'p-retry';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobStatus } from '../ingest/types.js';
+
+/** Answers that mean "try again later": rate limited, overloaded or a proxy in trouble. */
+const TRANSIENT_STATUSES = new Set([429, 502, 503, 504]);
+/** Attempts per request, the first included. */
+const MAX_ATTEMPTS = 9;
 
 /** An error answer of the service, with its code and message. */
 export class ServiceError extends Error {
@@ -32,9 +37,11 @@ export class ServiceClient {
 
   /** Uploads one file as one document; returns its job id. */
   async upload(params: { collection: string; filePath: string; documentId: string; metadata?: string | undefined }): Promise<string> {
+    // Opened once, outside the retries: a missing or unreadable file is not worth retrying.
+    const file = await openAsBlob(params.filePath);
     return this.withRetry(async () => {
       const form = new FormData();
-      form.append('file', await openAsBlob(params.filePath), path.basename(params.filePath));
+      form.append('file', file, path.basename(params.filePath));
       form.append('documentId', params.documentId);
       if (params.metadata) form.append('metadata', params.metadata);
       const body = await this.request<{ jobs: { jobId: string }[] }>(`/v1/collections/${encodeURIComponent(params.collection)}/documents`, { method: 'POST', body: form });
@@ -66,21 +73,26 @@ export class ServiceClient {
     throw new ServiceError(response.status, code, message, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
   }
 
-  private withRetry<T>(work: () => Promise<T>): Promise<T> {
-    return pRetry(
-      async () => {
-        try {
-          return await work();
-        } catch (error) {
-          if (error instanceof ServiceError) {
-            const transient = error.status === 429 || error.status === 503 || error.status === 502 || error.status === 504;
-            if (!transient) throw new AbortError(error);
-            if (error.retryAfterSeconds) await new Promise((resolve) => setTimeout(resolve, error.retryAfterSeconds! * 1000));
-          }
-          throw error;
-        }
-      },
-      { retries: 8, minTimeout: 500, maxTimeout: 30_000, factor: 2 },
-    );
+  /**
+   * Retries transient answers and network failures. A Retry-After is waited exactly (plus jitter), not on top of a
+   * backoff: the rate limiter's token bucket is refilled by then, and a bulk run spends its time uploading, not sleeping.
+   */
+  private async withRetry<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        const transient = error instanceof ServiceError ? TRANSIENT_STATUSES.has(error.status) : isNetworkError(error);
+        if (!transient || attempt >= MAX_ATTEMPTS) throw error;
+        const retryAfterMs = error instanceof ServiceError && error.retryAfterSeconds ? error.retryAfterSeconds * 1000 : undefined;
+        await sleep((retryAfterMs ?? Math.min(30_000, 500 * 2 ** (attempt - 1))) + Math.random() * 250);
+      }
+    }
   }
+}
+
+/** fetch's connection failures ("fetch failed", a body cut off: "terminated") and request timeouts. */
+function isNetworkError(error: unknown): boolean {
+  if (error instanceof TypeError) return error.message === 'fetch failed' || error.message === 'terminated';
+  return error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
 }
