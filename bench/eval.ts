@@ -93,6 +93,27 @@ async function main(): Promise<number> {
   await mkdir(runDir, { recursive: true });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `rag-eval-${corpusName}-`));
   const env = benchServiceEnv({});
+  try {
+    return await evaluate({ options, questions, pageList, corpusName, env, dataDir, runDir, floorFile, started, createdAt });
+  } finally {
+    // Loaded data directories can be large: never leave one behind, whatever happened.
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function evaluate(params: {
+  options: Options;
+  questions: EvalQuestion[];
+  pageList: string[];
+  corpusName: 'subset' | 'full';
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  runDir: string;
+  floorFile: Awaited<ReturnType<typeof loadBudgetFile>> | undefined;
+  started: number;
+  createdAt: string;
+}): Promise<number> {
+  const { options, questions, pageList, corpusName, env, dataDir, runDir, floorFile, started, createdAt } = params;
   const prepared = await prepareCorpus({
     label: `eval-${corpusName}`,
     parameters: { pages: stableStringify(pageList) },
@@ -134,7 +155,6 @@ async function main(): Promise<number> {
   } finally {
     client.close();
     await service.stop();
-    await rm(dataDir, { recursive: true, force: true });
   }
 
   const config = loadConfig({ ...env, DATA_DIR: '/tmp/unused' });

@@ -211,7 +211,13 @@ async function measureSize(params: { targetChunks: number; options: Options; pag
   let rawRerank: Summary | null = null;
   const cold = await startService({ env: benchServiceEnv({ DATA_DIR: prepared.dataDir, EMBED_CACHE_SIZE: '0' }), logFile: path.join(dirs.logs, `service-${targetChunks}.log`) });
   const client = new ServiceClient(cold.baseUrl);
-  const measure = (scenario: ScenarioId, concurrency: number, queries: string[]) => measureScenario({ client, scenario, concurrency, queries, warmup: plan.warmup, options });
+  const measure = async (scenario: ScenarioId, concurrency: number, queries: string[]) => {
+    cold.assertRunning();
+    const result = await measureScenario({ client, scenario, concurrency, queries, warmup: plan.warmup, options });
+    // A service killed from outside (another job's clean-up) must fail the run, not produce a scenario of refused connections.
+    cold.assertRunning();
+    return result;
+  };
   try {
     // Opens the tables and loads the reranker before anything is timed.
     for (const mode of ['keyword', 'dense', 'hybrid'] as const) {
@@ -235,7 +241,7 @@ async function measureSize(params: { targetChunks: number; options: Options; pag
       const { response } = await client.search(COLLECTION, { query, topK: raw.settings.rerankCandidates, mode: 'hybrid', rerank: false });
       sets.push({ query, passages: response.results.map((hit) => hit.text) });
     }
-    rawRerank = await raw.rerank(sets);
+    rawRerank = await raw.rerank(sets, 5);
     log(`  raw rerank (bench process, same candidates) p50/p95 ${rawRerank?.p50}/${rawRerank?.p95} ms over ${sets.length} queries`);
     for (const concurrency of options.concurrency.filter((value) => value !== 1)) scenarios.push(await measure('hybrid', concurrency, plan.sweep.get(concurrency) ?? []));
     afterRun = cold.memory();
@@ -271,6 +277,8 @@ async function measureSize(params: { targetChunks: number; options: Options; pag
       cacheDir: prepared.cache.dir,
       ingestSeconds: load.seconds,
       ingestChunksPerSecond: load.seconds > 0 ? Math.round((load.chunks / load.seconds) * 10) / 10 : 0,
+      diskMbAfterIngest: prepared.manifest.disk?.afterIngestMb ?? null,
+      diskMbCompacted: prepared.manifest.disk?.compactedMb ?? null,
     },
     memory: { afterIngest: prepared.manifest.memoryAfterIngest, afterLoad, afterRun },
     scenarios,
@@ -332,11 +340,15 @@ async function main(): Promise<number> {
 
   const raw = new RawModelTimer(benchServiceEnv({}));
   const sizes: SizeResult[] = [];
-  for (const targetChunks of options.sizes) {
-    log(`== corpus size ${targetChunks} chunks`);
-    sizes.push(await measureSize({ targetChunks, options, pages, plan, raw, dirs }));
+  try {
+    for (const targetChunks of options.sizes) {
+      log(`== corpus size ${targetChunks} chunks`);
+      sizes.push(await measureSize({ targetChunks, options, pages, plan, raw, dirs }));
+    }
+  } finally {
+    // Loaded data directories can be large: never leave them behind, whatever happened.
+    await rm(dirs.data, { recursive: true, force: true });
   }
-  await rm(dirs.data, { recursive: true, force: true });
 
   const git = gitState();
   const report: LatencyReport = {
@@ -366,6 +378,8 @@ async function main(): Promise<number> {
         CHUNK_SIZE_TOKENS: serviceConfig.chunking.sizeTokens,
         CHUNK_OVERLAP_TOKENS: serviceConfig.chunking.overlapTokens,
         VECTOR_STORE: serviceConfig.store.kind,
+        RERANK_CANDIDATES: serviceConfig.models.rerankCandidates,
+        RERANK_MAX_TOKENS: serviceConfig.models.rerankMaxTokens,
         RATE_LIMIT_PER_MINUTE: 0,
       },
       rerank: {

@@ -71,11 +71,17 @@ export async function saveCacheEntry(key: string, dataDir: string, manifest: unk
   const final = path.join(root, key);
   const staging = `${final}.tmp-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
-  await cp(dataDir, path.join(staging, 'data'), { recursive: true });
-  // Uploads are transient; a restored service must not find stale ones.
-  await rm(path.join(staging, 'data', 'uploads'), { recursive: true, force: true });
-  await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  await rm(final, { recursive: true, force: true });
-  await rename(staging, final);
+  try {
+    await cp(dataDir, path.join(staging, 'data'), { recursive: true });
+    // Uploads are transient; a restored service must not find stale ones.
+    await rm(path.join(staging, 'data', 'uploads'), { recursive: true, force: true });
+    await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await rm(final, { recursive: true, force: true });
+    await rename(staging, final);
+  } catch (error) {
+    // A full disk must not stay full because of a half-written copy.
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
   return final;
 }

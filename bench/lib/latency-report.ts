@@ -33,7 +33,16 @@ export interface SizeResult {
   chunks: number;
   documents: { pages: number; synthetic: number };
   chunksByKind: { pages: number; synthetic: number };
-  corpus: { cacheKey: string; cacheUsed: boolean; cacheDir: string; ingestSeconds: number; ingestChunksPerSecond: number };
+  corpus: {
+    cacheKey: string;
+    cacheUsed: boolean;
+    cacheDir: string;
+    ingestSeconds: number;
+    ingestChunksPerSecond: number;
+    /** DATA_DIR size right after ingestion (the store keeps replaced versions), and compacted as cached; MiB. */
+    diskMbAfterIngest: number | null;
+    diskMbCompacted: number | null;
+  };
   memory: {
     /** Right after ingestion, in the run that built the cache entry. */
     afterIngest: ProcessMemory | null;
@@ -184,7 +193,7 @@ export function renderLatencyMarkdown(report: LatencyReport, chartFile: string):
   const raw = report.rawModel;
   lines.push('## Raw model cost vs the service stages', '');
   lines.push(
-    `Raw = ${raw.method}. Embedding: \`${raw.embedModel}\` (${raw.embedDtype}), one \`embed\` (tokenise + one ONNX forward + pooling) per query of the \`hybrid\` scenario. Reranking: LATENCY-ONLY \`${raw.rerankModel}\` (${raw.rerankDtype}), one \`score\` over the ${raw.rerankCandidates} candidates the service reranked for the same query. Ratio = service p50 / raw p50 (1.0: the service adds nothing).`,
+    `Raw = ${raw.method}. Embedding: \`${raw.embedModel}\` (${raw.embedDtype}), one \`embed\` (tokenise + one ONNX forward + pooling) per query of the \`hybrid\` scenario. Reranking: LATENCY-ONLY \`${raw.rerankModel}\` (${raw.rerankDtype}), one \`score\` over the ${raw.rerankCandidates} candidates the service reranked for the same query, each pair cut to ${raw.rerankMaxTokens} tokens (RERANK_MAX_TOKENS). Ratio = service p50 / raw p50 (1.0: the service adds nothing).`,
     '',
     '| corpus chunks | raw embed p50 | raw embed p95 | service embed p50 | service embed p95 | ratio | raw rerank p50 | per pair | service rerank p50 | service rerank p95 | ratio |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -210,11 +219,16 @@ export function renderLatencyMarkdown(report: LatencyReport, chartFile: string):
     );
   }
 
-  lines.push('## Service memory (MiB, /proc/<pid>/status)', '');
-  lines.push('| corpus chunks | RSS after ingest | RSS after load + warm-up | RSS after the run | peak RSS (VmHWM) |', '| ---: | ---: | ---: | ---: | ---: |');
+  lines.push('## Service memory and disk (MiB; RSS from /proc/<pid>/status)', '');
+  lines.push(
+    '| corpus chunks | RSS after ingest | RSS after load + warm-up | RSS after the run | peak RSS (VmHWM) | DATA_DIR after ingest | DATA_DIR compacted |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
   for (const size of report.sizes) {
     const memory = size.memory;
-    lines.push(`| ${count(size.chunks)} | ${ms(memory.afterIngest?.rssMb)} | ${ms(memory.afterLoad?.rssMb)} | ${ms(memory.afterRun?.rssMb)} | ${ms(memory.afterRun?.peakRssMb)} |`);
+    lines.push(
+      `| ${count(size.chunks)} | ${ms(memory.afterIngest?.rssMb)} | ${ms(memory.afterLoad?.rssMb)} | ${ms(memory.afterRun?.rssMb)} | ${ms(memory.afterRun?.peakRssMb)} | ${ms(size.corpus.diskMbAfterIngest)} | ${ms(size.corpus.diskMbCompacted)} |`,
+    );
   }
   lines.push('', `![p50/p95 against corpus size](${chartFile})`, '');
   return `${lines.join('\n')}\n`;

@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { PIPELINE_VERSION } from '../../src/ingest/pipeline.js';
+import { compactLanceDb, directoryBytes } from './compact-data-dir.js';
 import { cacheKey, fileDigest, findCacheEntry, restoreCacheEntry, saveCacheEntry } from './data-cache.js';
 import type { LoadOutcome } from './corpus-loader.js';
 import { ServiceClient } from './http-client.js';
@@ -49,6 +50,10 @@ export async function ingestionFingerprint(env: NodeJS.ProcessEnv): Promise<Reco
   };
 }
 
+function mib(bytes: number): number {
+  return Math.round((bytes / 1024 / 1024) * 10) / 10;
+}
+
 async function packageVersion(name: string): Promise<string> {
   try {
     return (JSON.parse(await readFile(path.join('node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
@@ -69,6 +74,8 @@ export interface CorpusManifest {
   load: LoadOutcome;
   /** Service memory right after ingestion finished, in the run that built the entry. */
   memoryAfterIngest: ProcessMemory | null;
+  /** Size of the data directory right after ingestion and once compacted (what is cached), in MiB. */
+  disk?: { afterIngestMb: number; compactedMb: number };
   createdAt: string;
 }
 
@@ -131,6 +138,14 @@ export async function prepareCorpus(options: PrepareCorpusOptions): Promise<Prep
     client.close();
     await service.stop();
   }
+  const afterIngest = await directoryBytes(options.dataDir);
+  const config = loadConfig({ ...options.env, DATA_DIR: options.dataDir });
+  if (config.store.kind === 'lancedb') {
+    options.log(`corpus ${options.label}: compacting the LanceDB tables (${mib(afterIngest)} MiB after ingestion)`);
+    await compactLanceDb(config.store.dir);
+  }
+  manifest.disk = { afterIngestMb: mib(afterIngest), compactedMb: mib(await directoryBytes(options.dataDir)) };
+  options.log(`corpus ${options.label}: data directory ${manifest.disk.afterIngestMb} MiB after ingestion, ${manifest.disk.compactedMb} MiB compacted`);
   const dir = await saveCacheEntry(key, options.dataDir, manifest);
   options.log(`corpus ${options.label}: ${manifest.load.chunks} chunks in ${manifest.load.seconds} s, cached in ${dir}`);
   return { dataDir: options.dataDir, manifest, cache: { key, dir, used: false } };

@@ -5,7 +5,8 @@ import { summarize, type Summary } from './stats.js';
 
 /**
  * The raw model cost, measured in the bench process with the service's own adapter classes, built from the same
- * parsed configuration and with the same options as src/runtime.ts (model, dtype, ONNX session threads).
+ * parsed configuration and with the same options as src/runtime.ts (model, dtype, ONNX session threads, pair
+ * length): keep the two constructor calls in step.
  * Set next to the service's stage times it shows what the service adds. Each measurement runs right after the
  * matching service scenario, while the service is idle, so both see the same machine load.
  */
@@ -18,6 +19,8 @@ export interface RawModelSettings {
   rerankDtype: string;
   /** Candidates per reranked query (RERANK_CANDIDATES). */
   rerankCandidates: number;
+  /** Tokens per (query, passage) pair (RERANK_MAX_TOKENS). */
+  rerankMaxTokens: number;
 }
 
 /** Loads each model once (lazily) and times it. */
@@ -35,6 +38,8 @@ export class RawModelTimer {
       modelId: config.models.rerankModel,
       dtype: config.models.rerankDtype,
       maxBatchSize: Math.max(config.models.rerankCandidates, 32),
+      maxTokens: config.models.rerankMaxTokens,
+      intraOpThreads: config.models.rerankThreads,
     });
     this.settings = {
       embedModel: config.models.embedModel,
@@ -42,6 +47,7 @@ export class RawModelTimer {
       rerankModel: config.models.rerankModel,
       rerankDtype: config.models.rerankDtype,
       rerankCandidates: config.models.rerankCandidates,
+      rerankMaxTokens: config.models.rerankMaxTokens,
     };
   }
 
@@ -58,9 +64,10 @@ export class RawModelTimer {
     return summarize(samples);
   }
 
-  /** One `score` per candidate set: the floor under the service's rerank stage for the same work. */
-  async rerank(sets: readonly { query: string; passages: string[] }[]): Promise<Summary | null> {
+  /** One `score` per candidate set, after scoring `warmup` sets untimed: the floor under the service's rerank stage for the same work. */
+  async rerank(sets: readonly { query: string; passages: string[] }[], warmup: number): Promise<Summary | null> {
     await this.reranker.warmup();
+    for (const set of sets.slice(0, warmup)) await this.reranker.score(set);
     const samples: number[] = [];
     for (const set of sets) {
       const started = performance.now();

@@ -25,6 +25,8 @@ export interface ServiceProcess {
   logFile: string;
   /** Current and peak RSS; null when /proc is unavailable (not Linux). */
   memory(): ProcessMemory | null;
+  /** Throws when the process has exited, naming the exit code or signal and the log. */
+  assertRunning(): void;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -66,11 +68,15 @@ export async function startService(options: StartServiceOptions): Promise<Servic
     stdio: ['ignore', log, log],
   });
   closeSync(log);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let exitCode: number | null | undefined;
-  void exited.then((code) => {
-    exitCode = code;
-  });
+  let exitSignal: NodeJS.Signals | null = null;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exitCode = code;
+      exitSignal = signal;
+      resolve(code);
+    }),
+  );
 
   const baseUrl = `http://${host}:${port}`;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 180_000);
@@ -94,6 +100,10 @@ export async function startService(options: StartServiceOptions): Promise<Servic
     pid,
     logFile: options.logFile,
     memory: () => readProcessMemory(pid),
+    assertRunning: () => {
+      if (exitCode === undefined) return;
+      throw new Error(`the service (pid ${pid}) exited unexpectedly (${exitSignal ? `signal ${exitSignal}` : `code ${exitCode}`}); see ${options.logFile}`);
+    },
     stop: (graceMs = 30_000) => stopChild(child, exited, graceMs),
   };
 }
