@@ -1,7 +1,8 @@
+import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import pLimit from 'p-limit';
 import { SUPPORTED_EXTENSIONS } from '../ingest/parsers/index.js';
-import { formatDuration, WeightedProgress } from './progress.js';
+import { ChunkProgress, formatDuration } from './progress.js';
 import { ServiceClient, ServiceError } from './service-client.js';
 import { collectFiles, type FileToIngest } from './walk.js';
 
@@ -75,8 +76,11 @@ export async function runIngestCommand(options: IngestCommandOptions): Promise<n
     chunksPerSecond: 0,
     failures: [],
   };
-  // The bar moves by bytes (running jobs pro rata), so its ETA holds across small pages and large PDFs alike.
-  const progress = new WeightedProgress(new Map(files.map((file) => [file.path, file.size])), started);
+  // The bar moves by (estimated) chunks, running jobs pro rata, so its ETA holds across small pages and large PDFs alike.
+  const progress = new ChunkProgress(
+    files.map((file) => ({ key: file.path, bytes: file.size, kind: path.extname(file.path).toLowerCase() })),
+    started,
+  );
   const bar = new SingleBar({
     format: 'ingest |{bar}| {percentage}% | {finished}/{documents} documents | {chunks} chunks | {failed} failed | {elapsed} elapsed | ETA {timeLeft}',
     noTTYOutput: true,
@@ -93,8 +97,11 @@ export async function runIngestCommand(options: IngestCommandOptions): Promise<n
     // Not `eta`: cli-progress fills that token itself (a document-count ETA in bare seconds).
     timeLeft: finished === files.length ? '0s' : formatDuration(progress.etaSeconds(Date.now())),
   });
-  const redraw = () => bar.update(Math.round(progress.doneWeight), payload());
-  bar.start(progress.totalWeight, 0, payload());
+  const redraw = () => {
+    bar.setTotal(Math.max(1, Math.round(progress.total)));
+    bar.update(Math.round(progress.done), payload());
+  };
+  bar.start(Math.max(1, Math.round(progress.total)), 0, payload());
 
   const limit = pLimit(options.concurrency);
   await Promise.all(
@@ -116,7 +123,7 @@ export async function runIngestCommand(options: IngestCommandOptions): Promise<n
           }
         }
         finished += 1;
-        progress.finish(file.path);
+        progress.finish(file.path, 'failure' in outcome ? undefined : outcome.chunks);
         redraw();
       }),
     ),

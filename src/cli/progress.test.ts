@@ -1,29 +1,44 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, WeightedProgress } from './progress.js';
+import { ChunkProgress, formatDuration } from './progress.js';
 
-describe('WeightedProgress', () => {
-  it('weights documents by size and counts running ones pro rata', () => {
-    const progress = new WeightedProgress(new Map([['small', 100], ['big', 900], ['empty', 0]]), 0);
-    expect(progress.totalWeight).toBe(1001);
-    expect(progress.etaSeconds(10_000)).toBeUndefined();
-    progress.update('big', 0.5);
-    expect(progress.doneWeight).toBe(450);
-    progress.finish('small');
-    expect(progress.doneWeight).toBe(550);
-    // 550 done in 11 s: 451 left take about 9 s.
-    expect(progress.etaSeconds(11_000)).toBeCloseTo(9.02, 1);
-    progress.finish('big');
-    progress.finish('empty');
-    expect(progress.doneWeight).toBe(1001);
-    expect(progress.etaSeconds(20_000)).toBe(0);
+describe('ChunkProgress', () => {
+  it('estimates pending documents from the chunks per byte seen for their kind, then overall', () => {
+    const progress = new ChunkProgress(
+      [
+        { key: 'a.html', bytes: 10_000, kind: '.html' },
+        { key: 'b.html', bytes: 20_000, kind: '.html' },
+        { key: 'c.txt', bytes: 5_000, kind: '.txt' },
+        { key: 'd.txt', bytes: 5_000, kind: '.txt' },
+      ],
+      0,
+    );
+    expect(progress.etaSeconds(1000)).toBeUndefined();
+    progress.finish('a.html', 10); // HTML: 1 chunk per 1000 bytes
+    // b.html ≈ 20 chunks; the .txt files have no density of their own yet and use the overall one: 5 each.
+    expect(progress.total).toBeCloseTo(10 + 20 + 5 + 5);
+    progress.finish('c.txt', 25); // text: 5 chunks per 1000 bytes
+    expect(progress.total).toBeCloseTo(10 + 20 + 25 + 25);
+    progress.update('b.html', 0.5);
+    expect(progress.done).toBeCloseTo(10 + 25 + 10);
+    // 45 of 80 chunks in 9 s: 35 left take 7 s.
+    expect(progress.etaSeconds(9000)).toBeCloseTo(7);
   });
 
-  it('ignores progress of unknown or finished documents', () => {
-    const progress = new WeightedProgress(new Map([['a', 10]]), 0);
-    progress.finish('a');
-    progress.update('a', 0.5);
-    progress.update('b', 1);
-    expect(progress.doneWeight).toBe(10);
+  it('counts a failed document as finished without teaching a density, and ignores unknown keys', () => {
+    const progress = new ChunkProgress(
+      [
+        { key: 'bad.pdf', bytes: 1000, kind: '.pdf' },
+        { key: 'ok.pdf', bytes: 1000, kind: '.pdf' },
+      ],
+      0,
+    );
+    progress.finish('bad.pdf', undefined);
+    progress.update('nope', 1);
+    progress.finish('nope', 5);
+    progress.finish('ok.pdf', 7);
+    expect(progress.total).toBe(7);
+    expect(progress.done).toBe(7);
+    expect(progress.etaSeconds(2000)).toBe(0);
   });
 });
 

@@ -1,55 +1,81 @@
-/**
- * Progress of a bulk ingestion weighted by file size, so the ETA does not swing between a run of small pages and
- * one large PDF: a document counts its bytes in full once finished (indexed, unchanged or failed) and a running
- * one counts the fraction its job reports.
- */
-export class WeightedProgress {
-  private readonly weights: Map<string, number>;
-  private readonly total: number;
-  private finishedWeight = 0;
-  private readonly running = new Map<string, { weight: number; fraction: number }>();
+/** A file of a bulk run as the progress estimate sees it. */
+export interface ProgressItem {
+  key: string;
+  bytes: number;
+  /** Files of one kind (extension) share a chunks-per-byte density: HTML markup yields fewer chunks per byte than text. */
+  kind: string;
+}
 
-  /** `weights`: one positive weight (file size in bytes) per document key; zero-byte files count as 1. */
+/**
+ * Progress of a bulk ingestion measured in chunks, the unit of work (embedding dominates): finished documents
+ * count their real chunks, pending ones bytes × the chunks-per-byte seen so far for their kind (or overall), and a
+ * running one the fraction its job reports. The ETA is the remaining estimate at the average rate so far, so it
+ * holds across a run of small pages and one large PDF, and corrects itself as the densities are learned.
+ */
+export class ChunkProgress {
+  private readonly pending = new Map<string, ProgressItem & { fraction: number }>();
+  private readonly seen = new Map<string, { chunks: number; bytes: number }>();
+  private finishedChunks = 0;
+
   constructor(
-    weights: ReadonlyMap<string, number>,
+    items: readonly ProgressItem[],
     private readonly startedAt: number,
   ) {
-    this.weights = new Map([...weights].map(([key, weight]) => [key, Math.max(1, weight)]));
-    this.total = [...this.weights.values()].reduce((sum, weight) => sum + weight, 0);
+    for (const item of items) this.pending.set(item.key, { ...item, fraction: 0 });
   }
 
-  /** Sum of all weights (the bar's total). */
-  get totalWeight(): number {
-    return this.total;
+  /** Estimated chunks of the whole run. */
+  get total(): number {
+    let total = this.finishedChunks;
+    for (const item of this.pending.values()) total += this.estimate(item);
+    return total;
   }
 
-  /** Weight done so far, running documents included pro rata. */
-  get doneWeight(): number {
-    let running = 0;
-    for (const entry of this.running.values()) running += entry.weight * entry.fraction;
-    return this.finishedWeight + running;
+  /** Chunks done so far, running documents included pro rata. */
+  get done(): number {
+    let done = this.finishedChunks;
+    for (const item of this.pending.values()) done += item.fraction * this.estimate(item);
+    return done;
   }
 
   /** Records the progress (0–1) of a running document. */
   update(key: string, fraction: number): void {
-    const weight = this.weights.get(key);
-    if (weight === undefined) return;
-    this.running.set(key, { weight, fraction: Math.min(1, Math.max(0, fraction)) });
+    const item = this.pending.get(key);
+    if (item) item.fraction = Math.min(1, Math.max(0, fraction));
   }
 
-  /** Marks a document finished, whatever its outcome. */
-  finish(key: string): void {
-    this.running.delete(key);
-    this.finishedWeight += this.weights.get(key) ?? 0;
-    this.weights.delete(key);
+  /** Marks a document finished with its real chunk count; `undefined` (failed) contributes nothing and teaches nothing. */
+  finish(key: string, chunks: number | undefined): void {
+    const item = this.pending.get(key);
+    if (!item) return;
+    this.pending.delete(key);
+    if (chunks === undefined) return;
+    this.finishedChunks += chunks;
+    const seen = this.seen.get(item.kind) ?? { chunks: 0, bytes: 0 };
+    seen.chunks += chunks;
+    seen.bytes += item.bytes;
+    this.seen.set(item.kind, seen);
   }
 
-  /** Seconds left at the average rate so far; undefined until something is done. */
+  /** Seconds left at the average rate so far; undefined until some work is done. */
   etaSeconds(now: number): number | undefined {
-    const done = this.doneWeight;
+    const done = this.done;
     const elapsed = (now - this.startedAt) / 1000;
     if (done <= 0 || elapsed <= 0) return undefined;
     return Math.max(0, ((this.total - done) * elapsed) / done);
+  }
+
+  private estimate(item: ProgressItem): number {
+    const ofKind = this.seen.get(item.kind);
+    if (ofKind && ofKind.bytes > 0) return (item.bytes * ofKind.chunks) / ofKind.bytes;
+    let chunks = 0;
+    let bytes = 0;
+    for (const seen of this.seen.values()) {
+      chunks += seen.chunks;
+      bytes += seen.bytes;
+    }
+    // Before anything finished, any density gives the same ETA (undefined) and a bar moving by bytes.
+    return bytes > 0 ? (item.bytes * chunks) / bytes : item.bytes / 1000;
   }
 }
 
