@@ -124,17 +124,20 @@ async function measureScenario(params: {
   queries: string[];
   warmup: string[];
   options: Options;
+  /** The service's RERANK_CANDIDATES: reranked searches ask for at most this many hits, so the default count is what is timed. */
+  rerankCandidates: number;
 }): Promise<ScenarioResult> {
   const { client, scenario, concurrency, options } = params;
   const mode = scenario === 'keyword' || scenario === 'dense' ? scenario : 'hybrid';
   const rerank = scenario === 'hybrid-rerank';
-  const body = (query: string): SearchRequest => ({ query, topK: options.topK, mode, rerank });
+  const topK = rerank ? Math.min(options.topK, params.rerankCandidates) : options.topK;
+  const body = (query: string): SearchRequest => ({ query, topK, mode, rerank });
   const send = async (query: string): Promise<Sample> => {
     const { response, clientMs } = await client.search(COLLECTION, body(query));
     return { ok: true, clientMs, server: response.timings };
   };
   const maxDurationMs = options.maxSeconds * 1000;
-  // A reranked search takes a second or more here: a few warm-up requests are enough.
+  // Reranked searches are the slowest: a few warm-up requests are enough.
   const warmup = rerank ? params.warmup.slice(0, 3) : params.warmup;
   await runLoad({ queries: warmup, concurrency, maxRequests: warmup.length, maxDurationMs, send });
   const run = await runLoad({ queries: params.queries, concurrency, maxRequests: params.queries.length, maxDurationMs, send });
@@ -145,7 +148,7 @@ async function measureScenario(params: {
     rerank,
     embedCache: scenario === 'hybrid-cached' ? 'hit' : 'disabled',
     concurrency,
-    topK: options.topK,
+    topK,
     ...summary,
   };
   const client95 = summary.client ? `${summary.client.p50.toFixed(1)}/${summary.client.p95.toFixed(1)}/${summary.client.p99.toFixed(1)}` : '–';
@@ -213,7 +216,7 @@ async function measureSize(params: { targetChunks: number; options: Options; pag
   const client = new ServiceClient(cold.baseUrl);
   const measure = async (scenario: ScenarioId, concurrency: number, queries: string[]) => {
     cold.assertRunning();
-    const result = await measureScenario({ client, scenario, concurrency, queries, warmup: plan.warmup, options });
+    const result = await measureScenario({ client, scenario, concurrency, queries, warmup: plan.warmup, options, rerankCandidates: raw.settings.rerankCandidates });
     // A service killed from outside (another job's clean-up) must fail the run, not produce a scenario of refused connections.
     cold.assertRunning();
     return result;
@@ -254,7 +257,7 @@ async function measureSize(params: { targetChunks: number; options: Options; pag
   const cached = await startService({ env: benchServiceEnv({ DATA_DIR: prepared.dataDir }), logFile: path.join(dirs.logs, `service-${targetChunks}-cached.log`) });
   const cachedClient = new ServiceClient(cached.baseUrl);
   try {
-    scenarios.push(await measureScenario({ client: cachedClient, scenario: 'hybrid-cached', concurrency: 1, queries: plan.byScenario.hybrid, warmup: plan.byScenario.hybrid, options }));
+    scenarios.push(await measureScenario({ client: cachedClient, scenario: 'hybrid-cached', concurrency: 1, queries: plan.byScenario.hybrid, warmup: plan.byScenario.hybrid, options, rerankCandidates: raw.settings.rerankCandidates }));
   } finally {
     cachedClient.close();
     await cached.stop();

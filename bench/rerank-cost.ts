@@ -211,7 +211,7 @@ async function main(): Promise<void> {
       'batch-lengths': { type: 'string', default: '128,256' },
       threads: { type: 'string', default: '1,2' },
       dtypes: { type: 'string', default: 'q8,fp32' },
-      parallel: { type: 'boolean', default: true },
+      'no-parallel': { type: 'boolean', default: false },
       pairs: { type: 'string', default: '32' },
       reps: { type: 'string', default: '6' },
       out: { type: 'string', default: 'bench/results' },
@@ -248,7 +248,7 @@ async function main(): Promise<void> {
           if (batch === 1) reference ??= scores;
         }
       }
-      if (!args.parallel) continue;
+      if (args['no-parallel']) continue;
       for (const mode of ['processes', 'in-process'] as const) {
         const scorer = await splitScorer(rerankerOptions(dtype, 1, pairTokens, 1), mode);
         const { scores: _scores, ...result } = await measure(scorer, sets, reps, reference);

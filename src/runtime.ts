@@ -85,6 +85,7 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
     maxTokens: config.models.rerankMaxTokens,
     intraOpThreads: config.models.rerankThreads,
   });
+  await warmReranker(reranker, logger, metrics);
 
   const queue = await createQueue(config, pipeline, logger, metrics);
   metrics.setQueueSource({
@@ -122,6 +123,7 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
       store: () => store.health(),
       ...(queue instanceof BullMqQueue ? { redis: () => queue.health() } : {}),
     },
+    optionalReadiness: { reranker: () => reranker.load() },
   };
 
   return {
@@ -137,6 +139,23 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
       await feedback.close();
     },
   };
+}
+
+/**
+ * Loads the cross-encoder and scores one pair so the first `rerank: true` request does not pay for it. A missing
+ * model does not stop the service: search works without it, reranked requests fall back to fused order (and say so),
+ * and /readyz reports the reranker as an optional check until a later load succeeds.
+ */
+async function warmReranker(reranker: CrossEncoderReranker, logger: Logger, metrics: ServiceMetrics): Promise<void> {
+  const started = performance.now();
+  try {
+    await reranker.warmup();
+    const seconds = (performance.now() - started) / 1000;
+    metrics.modelLoadSeconds.set({ role: 'rerank', model: reranker.modelId }, seconds);
+    logger.info({ model: reranker.modelId, ms: Math.round(seconds * 1000) }, 'reranking model loaded');
+  } catch (error) {
+    logger.warn({ model: reranker.modelId, err: error }, 'reranking model unavailable: rerank requests keep the fused order until it loads');
+  }
 }
 
 /**

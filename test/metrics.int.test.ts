@@ -72,6 +72,7 @@ describe('signals: Prometheus metrics, request ids in logs, health vs readiness'
     const text = await scrape();
     for (const stage of ['embed', 'search', 'rerank']) expect(sample(text, 'rag_retrieval_stage_duration_seconds_count', { stage }), stage).toBeGreaterThan(0);
     expect(sample(text, 'rag_model_load_seconds', { role: 'embed' })).toBeGreaterThan(0);
+    expect(sample(text, 'rag_model_load_seconds', { role: 'rerank' })).toBeGreaterThan(0);
     for (const state of ['queued', 'active', 'completed']) expect(sample(text, 'rag_ingest_jobs_total', { state }), state).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'rag_ingest_jobs', { state: 'completed' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'rag_ingest_queue_depth')).toBe(0);
@@ -143,9 +144,11 @@ describe('signals: Prometheus metrics, request ids in logs, health vs readiness'
 
   it('/healthz is liveness only; /readyz checks models, store and (when configured) Redis', async () => {
     expect(await (await fetch(`${service.baseUrl}/healthz`)).json()).toEqual({ status: 'ok' });
-    const ready = (await (await fetch(`${service.baseUrl}/readyz`)).json()) as { status: string; checks: Record<string, { ok: boolean }> };
+    const ready = (await (await fetch(`${service.baseUrl}/readyz`)).json()) as { status: string; checks: Record<string, { ok: boolean; required: boolean }> };
     expect(ready.status).toBe('ready');
-    expect(Object.keys(ready.checks).sort()).toEqual(['embedder', 'store']);
+    expect(Object.keys(ready.checks).sort()).toEqual(['embedder', 'reranker', 'store']);
+    expect(ready.checks.reranker).toEqual({ ok: true, required: false });
+    expect(ready.checks.embedder).toEqual({ ok: true, required: true });
 
     const unreachable = await startTestService({ REDIS_URL: 'redis://127.0.0.1:1', QUEUE_NAME: `unreachable-${Date.now()}` });
     try {

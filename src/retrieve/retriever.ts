@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { LimitFunction } from 'p-limit';
-import { RateLimitedError, StageTimeoutError, UpstreamError } from '../errors/index.js';
+import { RateLimitedError, StageTimeoutError, UpstreamError, type AppError } from '../errors/index.js';
 import type { Embedder, MetadataFilter, Reranker, ScoredChunk, SearchMode, VectorStore } from './types.js';
 
 /** Per-stage wall-clock times of one retrieval, in milliseconds. */
@@ -24,19 +24,32 @@ export interface RetrievalRequest {
   candidates?: number | undefined;
 }
 
+/**
+ * What reranking did for a request that asked for it. When the cross-encoder cannot answer (model missing, stage
+ * timeout, model queue full) the hits keep their fused order and `fallback` says why, instead of failing the request.
+ */
+export interface RerankOutcome {
+  applied: boolean;
+  /** Hits fetched and (when applied) scored by the cross-encoder. */
+  candidates: number;
+  fallback?: { code: string; message: string };
+}
+
 /** Hits in final order plus timings. */
 export interface RetrievalResult {
   results: ScoredChunk[];
   timings: RetrievalTimings;
   /** True when the query embedding came from the cache. */
   embeddingCached: boolean;
+  /** Present when the request asked for reranking. */
+  rerank?: RerankOutcome;
 }
 
 /** Collaborators and limits of the retriever. */
 export interface RetrieverDeps {
   embedder: Embedder;
   store: VectorStore;
-  /** Absent when no reranker is configured; `rerank: true` then fails with RERANKER_UNAVAILABLE. */
+  /** Absent when no reranker is configured; `rerank: true` then falls back to fused order (RERANKER_UNAVAILABLE). */
   reranker?: Reranker | undefined;
   /** Bounds concurrent model work (embedding, reranking) across the process. */
   modelLimit: LimitFunction;
@@ -63,7 +76,7 @@ export class Retriever {
   /** Runs the query path for one request. */
   async retrieve(request: RetrievalRequest): Promise<RetrievalResult> {
     const started = performance.now();
-    const { store, reranker, timeouts } = this.deps;
+    const { store, timeouts } = this.deps;
 
     let vector: Float32Array | undefined;
     let embeddingCached = false;
@@ -91,24 +104,36 @@ export class Retriever {
     this.deps.onStage?.('search', searchMs);
 
     let rerankMs = 0;
-    if (request.rerank && results.length > 0) {
-      if (!reranker) throw new UpstreamError('RERANKER_UNAVAILABLE', 'Reranking is not configured on this deployment (set RERANK_MODEL)', { retryable: false });
+    let rerank: RerankOutcome | undefined;
+    if (request.rerank) {
       const t2 = performance.now();
-      const scores = await this.withModelSlot('rerank', timeouts.rerankMs, () =>
-        reranker.score({ query: request.query, passages: results.map((hit) => hit.text) }),
-      );
-      results = results
-        .map((hit, index) => ({ ...hit, score: scores[index] ?? Number.NEGATIVE_INFINITY }))
-        .sort((a, b) => b.score - a.score);
+      rerank = { applied: false, candidates: results.length };
+      try {
+        results = await this.rerank(request.query, results);
+        rerank.applied = true;
+      } catch (error) {
+        if (!isRerankFallback(error)) throw error;
+        rerank.fallback = { code: error.code, message: error.message };
+      }
       rerankMs = performance.now() - t2;
-      this.deps.onStage?.('rerank', rerankMs);
+      if (rerank.applied) this.deps.onStage?.('rerank', rerankMs);
     }
 
     return {
       results: results.slice(0, request.topK),
       timings: { embedMs: round(embedMs), searchMs: round(searchMs), rerankMs: round(rerankMs), totalMs: round(performance.now() - started) },
       embeddingCached,
+      ...(rerank ? { rerank } : {}),
     };
+  }
+
+  /** Scores the hits with the cross-encoder and sorts them by its score. */
+  private async rerank(query: string, hits: ScoredChunk[]): Promise<ScoredChunk[]> {
+    const { reranker, timeouts } = this.deps;
+    if (hits.length === 0) return hits;
+    if (!reranker) throw new UpstreamError('RERANKER_UNAVAILABLE', 'Reranking is not configured on this deployment (set RERANK_MODEL)', { retryable: false });
+    const scores = await this.withModelSlot('rerank', timeouts.rerankMs, () => reranker.score({ query, passages: hits.map((hit) => hit.text) }));
+    return hits.map((hit, index) => ({ ...hit, score: scores[index] ?? Number.NEGATIVE_INFINITY })).sort((a, b) => b.score - a.score);
   }
 
   private async embedQuery(query: string): Promise<Float32Array> {
@@ -139,6 +164,11 @@ export async function withTimeout<T>(stage: string, timeoutMs: number, work: () 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Failures of the optional rerank stage that degrade to fused order rather than failing the request. */
+function isRerankFallback(error: unknown): error is AppError {
+  return error instanceof UpstreamError || error instanceof StageTimeoutError || (error instanceof RateLimitedError && error.code === 'OVERLOADED');
 }
 
 function round(ms: number): number {

@@ -148,7 +148,20 @@ export const timingsSchema = z
   .object({ embedMs: z.number(), searchMs: z.number(), rerankMs: z.number(), totalMs: z.number() })
   .openapi('Timings', { description: 'Server-side milliseconds per retrieval stage.' });
 
-export const searchResponseSchema = z.object({ results: z.array(searchResultSchema), timings: timingsSchema }).openapi('SearchResponse');
+export const rerankOutcomeSchema = z
+  .object({
+    applied: z.boolean().openapi({ description: 'False when the cross-encoder could not score the hits: they keep their fused order.' }),
+    candidates: z.number().int().openapi({ description: 'Hits fetched for reranking.' }),
+    fallback: z
+      .object({ code: z.string(), message: z.string() })
+      .optional()
+      .openapi({ description: 'Why reranking was skipped: MODEL_UNAVAILABLE, RERANKER_UNAVAILABLE, STAGE_TIMEOUT or OVERLOADED.' }),
+  })
+  .openapi('RerankOutcome', { description: 'Present when the request asked for reranking.' });
+
+export const searchResponseSchema = z
+  .object({ results: z.array(searchResultSchema), timings: timingsSchema, rerank: rerankOutcomeSchema.optional() })
+  .openapi('SearchResponse');
 
 /** Builds the answer request schema: the search request with a smaller topK range (passages go into one prompt) and `stream`. */
 export function answerRequestSchema(limits: { maxQueryChars: number }) {
@@ -183,12 +196,23 @@ export const answerResponseSchema = z
       .openapi({ description: 'Why the extractive answerer answered: LLM_NOT_CONFIGURED, LLM_UNAVAILABLE, STAGE_TIMEOUT, LLM_EMPTY_ANSWER or NO_PASSAGES.' }),
     promptVersion: z.string().openapi({ example: 'answer@v1' }),
     timings: timingsSchema.extend({ llmMs: z.number() }).openapi('AnswerTimings'),
+    rerank: rerankOutcomeSchema.optional(),
   })
   .openapi('AnswerResponse');
 
 export const healthResponse = z.object({ status: z.literal('ok') }).openapi('Health');
 export const readyResponse = z
-  .object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), z.object({ ok: z.boolean(), message: z.string().optional() })) })
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.record(
+      z.string(),
+      z.object({
+        ok: z.boolean(),
+        message: z.string().optional(),
+        required: z.boolean().openapi({ description: 'False for optional features (the reranker): a failure is reported but the service stays ready.' }),
+      }),
+    ),
+  })
   .openapi('Readiness');
 
 export const feedbackRequestSchema = z

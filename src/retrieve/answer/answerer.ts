@@ -1,6 +1,6 @@
 import { type AppError, StageTimeoutError, UpstreamError, toAppError } from '../../errors/index.js';
 import type { Logger } from '../../logger.js';
-import type { RetrievalRequest, RetrievalTimings, Retriever } from '../retriever.js';
+import type { RerankOutcome, RetrievalRequest, RetrievalTimings, Retriever } from '../retriever.js';
 import type { ScoredChunk } from '../types.js';
 import { ExtractiveAnswerer } from './extractive-answerer.js';
 import { type PromptTemplate, renderTemplate } from './prompts.js';
@@ -40,6 +40,8 @@ export interface AnswerResult {
   /** The prompt template of the LLM path, `name@vN`. */
   promptVersion: string;
   timings: AnswerTimings;
+  /** Present when the request asked for reranking: whether it ran, or why the passages kept their fused order. */
+  rerank?: RerankOutcome | undefined;
 }
 
 /** Retrieval done, generation pending: lets the HTTP layer report retrieval errors with a status before streaming. */
@@ -47,6 +49,7 @@ export interface PreparedAnswer {
   request: RetrievalRequest;
   passages: ScoredChunk[];
   retrieval: RetrievalTimings;
+  rerank?: RerankOutcome | undefined;
   /** performance.now() when the request started. */
   startedAt: number;
 }
@@ -109,8 +112,8 @@ export class Answerer {
   /** Runs retrieval; its errors (bad filter, timeouts, overload) propagate as AppErrors. */
   async retrieve(request: RetrievalRequest): Promise<PreparedAnswer> {
     const startedAt = performance.now();
-    const { results, timings } = await this.deps.retriever.retrieve(request);
-    return { request, passages: results, retrieval: timings, startedAt };
+    const { results, timings, rerank } = await this.deps.retriever.retrieve(request);
+    return { request, passages: results, retrieval: timings, rerank, startedAt };
   }
 
   /** Generates the answer for retrieved passages. Never rejects for LLM failures (it falls back); rejects on abort. */
@@ -197,6 +200,7 @@ export class Answerer {
       ...body,
       promptVersion: this.deps.prompt.id,
       timings: { embedMs, searchMs, rerankMs, llmMs: round(llmMs), totalMs: round(performance.now() - prepared.startedAt) },
+      ...(prepared.rerank ? { rerank: prepared.rerank } : {}),
     };
   }
 }

@@ -19,6 +19,8 @@ export interface HandlerDeps {
   /** Retrieval → LLM (or extractive fallback) answers with citations. */
   answerer: Answerer;
   readiness: Record<string, ReadinessCheck>;
+  /** Probes of optional features (the reranker): reported by /readyz but never make the service not ready. */
+  optionalReadiness?: Record<string, ReadinessCheck> | undefined;
   logger: Logger;
   /** Prometheus metrics of this process. */
   metrics: ServiceMetrics;

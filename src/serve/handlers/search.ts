@@ -14,7 +14,7 @@ export interface SearchInput {
 
 /** Runs retrieval and shapes hits for the API. */
 export async function search(deps: HandlerDeps, input: SearchInput) {
-  const { results, timings } = await deps.retriever.retrieve(input);
+  const { results, timings, rerank } = await deps.retriever.retrieve(input);
   return {
     results: results.map((hit) => ({
       id: hit.id,
@@ -28,5 +28,6 @@ export async function search(deps: HandlerDeps, input: SearchInput) {
       ...(hit.headingPath && hit.headingPath.length > 0 ? { headingPath: hit.headingPath } : {}),
     })),
     timings,
+    ...(rerank ? { rerank } : {}),
   };
 }
