@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { createIngestComponents } from '../runtime.js';
+import { exitOnSignals } from '../shutdown.js';
 import { IngestWorker } from './worker.js';
 
 /** `npm run worker`: consume the BullMQ ingestion queue until SIGTERM/SIGINT, then finish (bounded) and exit 0. */
@@ -47,31 +48,17 @@ async function main(): Promise<void> {
   }, 10_000);
   loopCheck.unref();
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal, shutdownTimeoutMs: config.queue.shutdownTimeoutMs }, 'shutting down: finishing running jobs');
-    const force = setTimeout(() => process.exit(1), config.queue.shutdownTimeoutMs + 5_000);
-    force.unref();
-    worker
-      .close()
-      .then(async () => {
-        await store.close();
-        await connection.quit().catch(() => connection.disconnect());
-        logger.info('worker stopped');
-        process.exit(0);
-      })
-      .catch((error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  exitOnSignals({
+    logger,
+    timeoutMs: config.queue.shutdownTimeoutMs,
+    stopping: 'shutting down: finishing running jobs',
+    close: async () => {
+      await worker.close();
+      await store.close();
+      await connection.quit().catch(() => connection.disconnect());
+      logger.info('worker stopped');
+    },
+  });
 }
 
 main().catch((error: unknown) => {

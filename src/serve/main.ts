@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { createRuntime } from '../runtime.js';
+import { exitOnSignals } from '../shutdown.js';
 import { createApp, createHttpServer } from './app.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -34,25 +35,16 @@ async function main(): Promise<void> {
     logger.info({ url: `http://${config.server.host}:${config.server.port}`, store: runtime.store.name }, 'rag-service listening');
   });
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), config.queue.shutdownTimeoutMs + 5_000);
-    force.unref();
-    server.close();
-    server.closeIdleConnections();
-    runtime
-      .close()
-      .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  exitOnSignals({
+    logger,
+    timeoutMs: config.queue.shutdownTimeoutMs,
+    stopping: 'shutting down',
+    close: async () => {
+      server.close();
+      server.closeIdleConnections();
+      await runtime.close();
+    },
+  });
 }
 
 main().catch((error: unknown) => {

@@ -1,19 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import { toAppError } from '../../errors/index.js';
 import type { AnswerResult } from '../../retrieve/answer/answerer.js';
-import type { MetadataFilter, SearchMode } from '../../retrieve/types.js';
+import type { RetrievalRequest } from '../../retrieve/retriever.js';
 import type { HandlerDeps } from './deps.js';
 
 /** A validated answer request. */
-export interface AnswerInput {
-  collection: string;
-  query: string;
-  topK: number;
-  mode: SearchMode;
-  filter?: MetadataFilter | undefined;
-  rerank: boolean;
-  candidates?: number | undefined;
-}
+export type AnswerInput = RetrievalRequest;
 
 /** The answer as the API returns it (JSON body, or the `done` event when streaming). */
 export type AnswerOutput = AnswerResult;

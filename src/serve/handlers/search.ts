@@ -1,16 +1,8 @@
-import type { MetadataFilter, SearchMode } from '../../retrieve/types.js';
+import type { RetrievalRequest } from '../../retrieve/retriever.js';
 import type { HandlerDeps } from './deps.js';
 
 /** A validated search request. */
-export interface SearchInput {
-  collection: string;
-  query: string;
-  topK: number;
-  mode: SearchMode;
-  filter?: MetadataFilter | undefined;
-  rerank: boolean;
-  candidates?: number | undefined;
-}
+export type SearchInput = RetrievalRequest;
 
 /** Runs retrieval and shapes hits for the API. */
 export async function search(deps: HandlerDeps, input: SearchInput) {
