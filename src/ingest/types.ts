@@ -84,11 +84,26 @@ export type JobState = 'queued' | 'active' | 'completed' | 'failed';
 /** Stage names reported in progress, in order. */
 export type IngestStage = 'parse' | 'chunk' | 'embed' | 'upsert' | 'done';
 
+/** Why a completed job wrote nothing; `code` is a stable UPPER_SNAKE identifier (new codes may be added). */
+export interface JobSkip {
+  /** DOCUMENT_DELETED: the document was deleted after this job was enqueued. */
+  code: string;
+  message: string;
+}
+
+/** The skip of a job enqueued before a DELETE of its document. */
+export const DOCUMENT_DELETED_SKIP: JobSkip = Object.freeze({
+  code: 'DOCUMENT_DELETED',
+  message: 'The document was deleted after this job was enqueued; nothing of this upload is indexed',
+});
+
 /** What a completed job produced. */
 export interface IngestResult {
   chunks: number;
   /** True when identical content was already stored and nothing was written. */
   unchanged: boolean;
+  /** Set when the job completed without indexing its content (then `chunks` is 0). */
+  skipped?: JobSkip | undefined;
 }
 
 /** A job as `GET /v1/jobs/{id}` reports it. */
@@ -103,6 +118,8 @@ export interface JobStatus {
   stage?: IngestStage | undefined;
   chunks?: number | undefined;
   unchanged?: boolean | undefined;
+  /** Set on a completed job that indexed nothing, e.g. `DOCUMENT_DELETED`. */
+  skipped?: JobSkip | undefined;
   error?: { code: string; message: string } | undefined;
   attempts: number;
   createdAt: string;
@@ -121,6 +138,15 @@ export interface IngestQueue {
   retryJob(params: { jobId: string }): Promise<JobStatus>;
   /** Number of jobs waiting or running. */
   depth(): Promise<number>;
+  /**
+   * Deletes a document against concurrent ingestion: every job of it enqueued before this call indexes nothing
+   * (queued ones complete with `skipped.code` DOCUMENT_DELETED, a running one stops at its next progress point),
+   * `deleteChunks` (the store delete) runs while no job of the document can write, and jobs enqueued during
+   * the call run after it. Waits at most the adapter's `deleteWaitMs` (default 30 s) for a running job to stop,
+   * then throws RateLimitedError (OVERLOADED); the cancellation stands, so repeating the call completes it.
+   * Returns the chunks removed and the jobs cancelled (queued or running ones, not failed ones).
+   */
+  deleteDocument(params: { collection: string; documentId: string; deleteChunks: () => Promise<number> }): Promise<{ deletedChunks: number; cancelledJobs: number }>;
   /** Stops accepting jobs and waits (bounded) for running ones. */
   close(): Promise<void>;
 }

@@ -81,7 +81,7 @@ async function setup(processor: JobProcessor, options: { attempts?: number; work
     if (keys.length > 0) await redis.del(...keys);
     await redis.quit();
   });
-  return { queue, events };
+  return { queue, events, redis, name };
 }
 
 /** Copies a fixture to an upload path, as the HTTP layer stores uploads, and describes the job. */
@@ -225,6 +225,57 @@ describe('IngestWorker with the real pipeline', () => {
     // After a delete the same content is indexed again, not skipped.
     const [back] = await queue.enqueue({ jobs: [text(collection, 'notes', v2)] });
     expect(await finish(queue, back!.jobId)).toMatchObject({ state: 'completed', unchanged: false, chunks: two.chunks });
+  });
+
+  it('a DELETE while jobs of the document are running or queued leaves it deleted; a later upload indexes it again', async () => {
+    const collection = 'deleted';
+    const version = (word: string) => `${word} boiler manual: ${word} explains how the boiler is bled. `.repeat(40);
+    let reached!: () => void;
+    const atGate = new Promise<void>((resolve) => (reached = resolve));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    // The bravo upload waits inside its embed stage until the DELETE has recorded its tombstone.
+    const { queue, redis, name } = await setup(({ job, onProgress }) =>
+      pipelineWith(store).run({
+        job,
+        onProgress: async (update) => {
+          if (job.text?.startsWith('bravo') && update.stage === 'embed') {
+            reached();
+            await gate;
+          }
+          await onProgress(update);
+        },
+      }),
+    );
+    try {
+      const [first] = await queue.enqueue({ jobs: [text(collection, 'boiler', version('alpha'))] });
+      const indexed = await finish(queue, first!.jobId);
+      expect(indexed).toMatchObject({ state: 'completed', unchanged: false });
+
+      const [running] = await queue.enqueue({ jobs: [text(collection, 'boiler', version('bravo'))] });
+      await atGate;
+      const [queued] = await queue.enqueue({ jobs: [text(collection, 'boiler', version('charlie'))] });
+      const deleting = queue.deleteDocument({ collection, documentId: 'boiler', deleteChunks: () => store.deleteDocument({ collection, documentId: 'boiler' }) });
+      const tombstone = ingestKeys(DEFAULT_PREFIX, name).documentDeleted(collection, 'boiler');
+      while ((await redis.get(tombstone)) === null) await new Promise((resolve) => setTimeout(resolve, 10));
+      open();
+
+      expect(await deleting).toEqual({ deletedChunks: indexed.chunks, cancelledJobs: 2 });
+      for (const ref of [running, queued]) {
+        expect(await finish(queue, ref!.jobId)).toMatchObject({ state: 'completed', chunks: 0, unchanged: false, skipped: { code: 'DOCUMENT_DELETED' } });
+      }
+      expect(await store.getDocument({ collection, documentId: 'boiler' })).toBeNull();
+      for (const word of ['alpha', 'bravo', 'charlie']) expect(await keywordHits(collection, word)).toEqual([]);
+
+      const [again] = await queue.enqueue({ jobs: [text(collection, 'boiler', version('delta'))] });
+      const back = await finish(queue, again!.jobId);
+      expect(back).toMatchObject({ state: 'completed', unchanged: false });
+      expect(back.skipped).toBeUndefined();
+      expect((await store.getDocument({ collection, documentId: 'boiler' }))?.chunkCount).toBe(back.chunks);
+      expect((await keywordHits(collection, 'delta')).length).toBe(back.chunks);
+    } finally {
+      open();
+    }
   });
 
   it('runs uploads of one document one at a time across two workers and leaves the newest content indexed', async () => {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, rm } from 'node:fs/promises';
 import { DelayedError, UnrecoverableError, WaitingError, Worker } from 'bullmq';
@@ -9,6 +8,7 @@ import type { VectorStore } from '../retrieve/types.js';
 import type { JobProcessor } from './queues/in-process-queue.js';
 import {
   DEFAULT_PREFIX,
+  DOCUMENT_MARK_TTL_MS,
   type IngestBullJob,
   type IngestProgress,
   type QueuedIngest,
@@ -17,14 +17,15 @@ import {
   ingestKeys,
   queuedIngestSchema,
 } from './queues/bullmq-queue.js';
-import type { IngestResult } from './types.js';
+import { RedisDocumentLock } from './queues/redis-document-lock.js';
+import { DOCUMENT_DELETED_SKIP, type IngestResult } from './types.js';
 
 /**
  * Settings of a worker process. The lock and stall defaults let another worker resume the job of a SIGKILLed
  * one within about 8–15 s: the dead worker's job lock (lockDurationMs, renewed every lockDurationMs/4) expires
  * after at most lockDurationMs, and the next stall check (every stalledIntervalMs, run by any live worker and
  * once at worker start) moves the job back to waiting. The price is that a worker whose event loop is blocked
- * for longer than ~3/4 of lockDurationMs loses its locks; the run then stops before writing (see DocumentLock).
+ * for longer than ~3/4 of lockDurationMs loses its locks; the run then stops before writing (see RedisDocumentLock).
  */
 export interface IngestWorkerOptions {
   /** QUEUE_NAME. */
@@ -63,6 +64,14 @@ class ShutdownInterrupt extends Error {
   override readonly name = 'ShutdownInterrupt';
 }
 
+/** Thrown from the progress callback once the document was deleted after the job was enqueued; the job completes as skipped. */
+class DocumentDeletedInterrupt extends Error {
+  override readonly name = 'DocumentDeletedInterrupt';
+}
+
+/** The result of a job whose document was deleted after it was enqueued. */
+const DELETED_RESULT: IngestResult = { chunks: 0, unchanged: false, skipped: DOCUMENT_DELETED_SKIP };
+
 interface Run {
   jobId: string;
   interrupted: boolean;
@@ -71,8 +80,9 @@ interface Run {
 /**
  * A BullMQ worker running the ingestion pipeline. Non-retryable AppErrors (bad input) fail the job at once
  * (UnrecoverableError); retryable ones use the job's attempts and exponential backoff. A job never runs while
- * another job of the same document does (DocumentLock), and a job whose document a newer upload has already
- * indexed completes without writing, so retries and races never put older content back.
+ * another job of the same document does (RedisDocumentLock), and a job whose document a newer upload has already
+ * indexed completes without writing, so retries and races never put older content back. A job enqueued before a
+ * DELETE of its document completes as skipped (DOCUMENT_DELETED) without writing (see BullMqQueue.deleteDocument).
  */
 export class IngestWorker {
   private worker: Worker<QueuedIngest, IngestResult, string> | undefined;
@@ -110,11 +120,13 @@ export class IngestWorker {
       if (job.data.filePath) {
         rm(job.data.filePath, { force: true }).catch((error: unknown) => this.logger.warn({ err: error, filePath: job.data.filePath }, 'could not delete the upload'));
       }
+      this.forgetPending(job);
     });
     worker.on('failed', (job, error) => {
       if (!job) return;
       const failure = decodeFailure(error.message);
       const final = job.finishedOn !== undefined || error.name === 'UnrecoverableError';
+      if (final) this.forgetPending(job);
       this.logger.warn({ jobId: job.id, documentId: job.data.documentId, requestId: job.data.requestId, attempt: job.attemptsMade, final, ...failure }, final ? 'ingestion job failed' : 'ingestion job failed; will retry');
     });
     worker.on('stalled', (jobId) => this.logger.warn({ jobId }, 'resuming a job whose worker stopped (stalled)'));
@@ -142,6 +154,27 @@ export class IngestWorker {
     this.logger.warn({ jobs: [...this.running].map((run) => run.jobId) }, 'stopping with jobs still running; another worker resumes them after their locks expire');
   }
 
+  /** Drops a finished job from its document's pending set (best effort: DELETE checks job states anyway). */
+  private forgetPending(job: IngestBullJob): void {
+    const { collection, documentId } = job.data;
+    if (typeof collection !== 'string' || typeof documentId !== 'string') return;
+    this.options.connection.srem(this.keys.documentPending(collection, documentId), job.id as string).catch((error: unknown) => {
+      this.logger.debug({ err: error, jobId: job.id }, 'could not drop the job from its pending set');
+    });
+  }
+
+  /** True when the document had a DELETE after this job was enqueued (its tombstone is above the job's sequence). */
+  private async deletedSince(data: QueuedIngest): Promise<boolean> {
+    if (data.sequence === undefined) return false;
+    return (await readDeleted(this.options.connection, this.keys.documentDeleted(data.collection, data.documentId))) > data.sequence;
+  }
+
+  private async skipDeleted(job: IngestBullJob, when: string): Promise<IngestResult> {
+    this.logger.info({ jobId: job.id, documentId: job.data.documentId, requestId: job.data.requestId }, `ingestion job skipped: its document was deleted ${when}`);
+    await job.updateProgress({ stage: 'done', percent: 100 } satisfies IngestProgress).catch(() => undefined);
+    return DELETED_RESULT;
+  }
+
   private async process(job: IngestBullJob, token: string | undefined): Promise<IngestResult> {
     const jobId = job.id as string;
     const parsed = queuedIngestSchema.safeParse(job.data);
@@ -150,23 +183,26 @@ export class IngestWorker {
     }
     if (token === undefined) throw new Error('BullMQ started a job without a lock token');
     const data = parsed.data;
+    // The tombstone only ever rises, so this needs no lock; and a job of a deleted document does not need its upload.
+    if (await this.deletedSince(data)) return this.skipDeleted(job, 'before it started');
     if (data.filePath !== undefined && !(await readable(data.filePath))) {
       // Uploads are deleted only after completion, so a missing one means the API and this worker do not share UPLOAD_DIR.
       throw new UnrecoverableError(
         encodeFailure({ code: 'UPLOAD_MISSING', message: `The upload of '${data.source}' is not readable by the worker; the API and workers must share UPLOAD_DIR` }),
       );
     }
-    const lock = await DocumentLock.acquire({
+    const lock = await RedisDocumentLock.acquire({
       redis: this.options.connection,
       key: this.keys.documentLock(data.collection, data.documentId),
-      jobId,
+      deletesKey: this.keys.documentDeletes(data.collection, data.documentId),
+      owner: jobId,
       ttlMs: this.lockDurationMs,
       logger: this.logger,
     }).catch((error: unknown) => {
       throw toQueueError(new UpstreamError('QUEUE_UNAVAILABLE', 'Could not take the document lock in Redis', { cause: error }));
     });
     if (!lock) {
-      // Another job holds the document: wait in `delayed` (reported as queued) without using an attempt.
+      // Another job holds the document, or a DELETE of it is pending: wait in `delayed` (reported as queued) without using an attempt.
       const base = this.options.busyDocumentDelayMs ?? 1000;
       await job.moveToDelayed(Date.now() + Math.round(base * (0.5 + Math.random())), token);
       throw new DelayedError();
@@ -189,8 +225,12 @@ export class IngestWorker {
         job: data,
         onProgress: async ({ stage, percent }) => {
           if (run.interrupted && stage !== 'done') throw new ShutdownInterrupt('worker shutting down');
-          // Fence: the document must still be ours right before the store is written.
-          if (stage === 'upsert') await lock.confirm();
+          if (stage !== 'done') {
+            // Fence: right before the store is written (after `upsert`), the document must still be ours and not
+            // deleted since this job was enqueued; earlier stages check the tombstone too, to stop a deleted run early.
+            if (stage === 'upsert') await lock.confirm();
+            if (await this.deletedSince(data)) throw new DocumentDeletedInterrupt(`document '${data.documentId}' was deleted`);
+          }
           const key = `${stage}:${percent}`;
           if (key === last) return;
           last = key;
@@ -200,12 +240,16 @@ export class IngestWorker {
         },
       });
       if (data.sequence !== undefined) await markApplied(this.options.connection, appliedKey, data.sequence);
+      // Deleted after the fence: whatever this run wrote, the DELETE (waiting for this lock) removes it.
+      if (await this.deletedSince(data)) return await this.skipDeleted(job, 'while it ran');
       return result;
     } catch (thrown) {
       if (thrown instanceof ShutdownInterrupt) {
         await job.moveToWait(token);
         throw new WaitingError();
       }
+      // A deleted document's job does not retry or fail, whatever stopped it.
+      if (thrown instanceof DocumentDeletedInterrupt || (await this.deletedSince(data).catch(() => false))) return this.skipDeleted(job, 'while it ran');
       throw toQueueError(thrown);
     } finally {
       this.running.delete(run);
@@ -223,19 +267,6 @@ export function toQueueError(thrown: unknown): Error {
   return queueError;
 }
 
-const ACQUIRE = `
-local current = redis.call('GET', KEYS[1])
-if (not current) or string.sub(current, 1, string.len(ARGV[2])) == ARGV[2] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-  return 1
-end
-return 0`;
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
 const MARK_APPLIED = `
 local current = tonumber(redis.call('GET', KEYS[1]))
 if (not current) or tonumber(ARGV[1]) > current then
@@ -245,67 +276,13 @@ else
 end
 return 1`;
 
-/** Sequence marks outlive failed-job retention (30 days), so a late retry of an old upload is still recognised. */
-const APPLIED_TTL_MS = 45 * 24 * 3600 * 1000;
-
 async function markApplied(redis: Redis, key: string, sequence: number): Promise<void> {
-  await redis.eval(MARK_APPLIED, 1, key, String(sequence), String(APPLIED_TTL_MS));
+  await redis.eval(MARK_APPLIED, 1, key, String(sequence), String(DOCUMENT_MARK_TTL_MS));
 }
 
-/**
- * A per-document lock in Redis shared by all worker processes: SET NX with a TTL, renewed while the run lasts.
- * The value names the job, so the rerun of a job whose worker died takes the lock over at once instead of
- * waiting for it to expire; the dead run cannot write any more, because a run confirms the lock is still its own
- * right before writing to the store.
- */
-class DocumentLock {
-  private readonly timer: NodeJS.Timeout;
-  private lost = false;
-
-  private constructor(
-    private readonly redis: Redis,
-    private readonly key: string,
-    private readonly token: string,
-    private readonly ttlMs: number,
-    private readonly logger: Logger,
-  ) {
-    this.timer = setInterval(() => {
-      this.renew().catch((error: unknown) => this.logger.warn({ err: error, key }, 'could not renew the document lock'));
-    }, Math.max(100, Math.floor(ttlMs / 4)));
-    this.timer.unref();
-  }
-
-  /** The lock, or null when another job holds the document. */
-  static async acquire(params: { redis: Redis; key: string; jobId: string; ttlMs: number; logger: Logger }): Promise<DocumentLock | null> {
-    const owner = `${params.jobId}|`;
-    const token = `${owner}${randomUUID()}`;
-    const acquired = await params.redis.eval(ACQUIRE, 1, params.key, token, owner, String(params.ttlMs));
-    return acquired === 1 ? new DocumentLock(params.redis, params.key, token, params.ttlMs, params.logger) : null;
-  }
-
-  /** Throws (retryable) unless this run still holds the lock; extends it. */
-  async confirm(): Promise<void> {
-    if (!(await this.renew())) {
-      throw new UpstreamError('DOCUMENT_LOCK_LOST', 'This run lost the document lock (its worker stalled); another run owns the document now', { retryable: true });
-    }
-  }
-
-  async release(): Promise<void> {
-    clearInterval(this.timer);
-    await this.redis.eval(RELEASE, 1, this.key, this.token).catch((error: unknown) => {
-      this.logger.warn({ err: error, key: this.key }, 'could not release the document lock; it expires by itself');
-    });
-  }
-
-  private async renew(): Promise<boolean> {
-    if (this.lost) return false;
-    const renewed = await this.redis.eval(RENEW, 1, this.key, this.token, String(this.ttlMs));
-    if (renewed !== 1) {
-      this.lost = true;
-      this.logger.warn({ key: this.key }, 'document lock lost');
-    }
-    return !this.lost;
-  }
+/** The document's tombstone (sequence number of its last DELETE), or -1. */
+async function readDeleted(redis: Redis, key: string): Promise<number> {
+  return Number((await redis.get(key)) ?? -1);
 }
 
 async function readable(file: string): Promise<boolean> {

@@ -174,6 +174,10 @@ export function createOpenApiRegistry(config: Readonly<Config>): OpenAPIRegistry
     path: '/v1/collections/{collection}/documents/{documentId}',
     tags: ['documents'],
     summary: 'Delete every chunk of a document',
+    description:
+      'Also cancels the document’s jobs enqueued before the DELETE (queued or running): they index nothing and complete with ' +
+      '`skipped.code` DOCUMENT_DELETED. Jobs enqueued afterwards index it again. 404 when there was neither a chunk nor such a job; ' +
+      '503 OVERLOADED (with Retry-After) if a running job did not stop in time: it still will not index, and repeating the DELETE removes the chunks.',
     ...secured(['ingest']),
     request: { params: documentPath },
     responses: { 200: json('Deleted.', deleteDocumentResponse), ...errors(400, 401, 403, 404, 429, 502, 503) },

@@ -70,6 +70,14 @@ export const jobStatusSchema = z
     stage: z.enum(['parse', 'chunk', 'embed', 'upsert', 'done']).optional(),
     chunks: z.number().int().optional(),
     unchanged: z.boolean().optional().openapi({ description: 'True when identical content was already indexed and nothing was written.' }),
+    skipped: z
+      .object({ code: z.string(), message: z.string() })
+      .optional()
+      .openapi({
+        description:
+          'Set on a completed job that indexed nothing (then `chunks` is 0). `code` DOCUMENT_DELETED: the document was deleted after ' +
+          'this job was enqueued, so the job did not index it (new codes may be added).',
+      }),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
     attempts: z.number().int(),
     createdAt: z.string(),
@@ -92,7 +100,16 @@ export const documentInfoSchema = z
     chunkCount: z.number().int(),
   })
   .openapi('Document');
-export const deleteDocumentResponse = z.object({ documentId: z.string(), deletedChunks: z.number().int() }).openapi('DeleteDocumentResponse');
+export const deleteDocumentResponse = z
+  .object({
+    documentId: z.string(),
+    deletedChunks: z.number().int(),
+    cancelledJobs: z
+      .number()
+      .int()
+      .openapi({ description: 'Queued or running jobs of the document that will not index it: they complete with `skipped.code` DOCUMENT_DELETED.' }),
+  })
+  .openapi('DeleteDocumentResponse');
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 const fieldFilter = z.union([

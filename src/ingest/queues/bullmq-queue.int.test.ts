@@ -232,6 +232,82 @@ describe('BullMqQueue + IngestWorker on real Redis', () => {
     expect(ran).toEqual(['old', 'new']);
   });
 
+  it('a DELETE stops a running job before it writes, skips queued ones, and runs a job enqueued during it afterwards', async () => {
+    const { name, queue, redis } = newQueue();
+    const order: string[] = [];
+    let reachedGate!: () => void;
+    const atGate = new Promise<void>((resolve) => (reachedGate = resolve));
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    await startWorker(name, async ({ job, onProgress }) => {
+      order.push(`start:${job.text}`);
+      await onProgress({ stage: 'parse', percent: 5 });
+      if (job.text === 'running') {
+        reachedGate();
+        await gate;
+      }
+      await onProgress({ stage: 'embed', percent: 50 });
+      await onProgress({ stage: 'upsert', percent: 92 });
+      order.push(`write:${job.text}`);
+      await onProgress({ stage: 'done', percent: 100 });
+      return { chunks: 1, unchanged: false };
+    });
+    const [running] = await queue.enqueue({ jobs: [textJob('doc', 'running')] });
+    await atGate;
+    const [queued] = await queue.enqueue({ jobs: [textJob('doc', 'queued')] });
+
+    const deleting = queue.deleteDocument({
+      collection: 'c1',
+      documentId: 'doc',
+      deleteChunks: async () => {
+        order.push('delete');
+        return 3;
+      },
+    });
+    // The tombstone is recorded first; the store delete waits for the running job's lock.
+    const deletedKey = ingestKeys(DEFAULT_PREFIX, name).documentDeleted('c1', 'doc');
+    while ((await redis.get(deletedKey)) === null) await sleep(10);
+    const [during] = await queue.enqueue({ jobs: [textJob('doc', 'during')] });
+    openGate();
+
+    expect(await deleting).toEqual({ deletedChunks: 3, cancelledJobs: 2 });
+    const skipped = { state: 'completed', chunks: 0, unchanged: false, skipped: { code: 'DOCUMENT_DELETED' } };
+    expect(await waitFor(queue, running!.jobId, finished)).toMatchObject(skipped);
+    expect(await waitFor(queue, queued!.jobId, finished)).toMatchObject(skipped);
+    const after = await waitFor(queue, during!.jobId, finished);
+    expect(after).toMatchObject({ state: 'completed', chunks: 1 });
+    expect(after.skipped).toBeUndefined();
+    // Nothing enqueued before the DELETE wrote; the job enqueued during it wrote after the delete.
+    expect(order.filter((event) => !event.startsWith('start:'))).toEqual(['delete', 'write:during']);
+    expect(order).not.toContain('start:queued');
+  });
+
+  it('a DELETE cancels a job nobody has started yet, skips a retried failed job of before it, and later jobs run', async () => {
+    const { name, queue } = newQueue();
+    const [queued] = await queue.enqueue({ jobs: [textJob('waiting', 'old')] });
+    // Nothing to delete in the store, but a queued job is cancelled: a meaningful delete.
+    expect(await queue.deleteDocument({ collection: 'c1', documentId: 'waiting', deleteChunks: async () => 0 })).toEqual({ deletedChunks: 0, cancelledJobs: 1 });
+    expect(await queue.deleteDocument({ collection: 'c1', documentId: 'never-seen', deleteChunks: async () => 0 })).toEqual({ deletedChunks: 0, cancelledJobs: 0 });
+
+    const ran: string[] = [];
+    await startWorker(name, async ({ job }) => {
+      ran.push(job.text ?? '');
+      if (job.text === 'bad') throw new UnprocessableDocumentError('NO_EXTRACTABLE_TEXT', 'no text');
+      return { chunks: 2, unchanged: false };
+    });
+    expect(await waitFor(queue, queued!.jobId, finished)).toMatchObject({ state: 'completed', chunks: 0, skipped: { code: 'DOCUMENT_DELETED' } });
+    const [fresh] = await queue.enqueue({ jobs: [textJob('waiting', 'new')] });
+    expect(await waitFor(queue, fresh!.jobId, finished)).toMatchObject({ state: 'completed', chunks: 2 });
+
+    const [bad] = await queue.enqueue({ jobs: [textJob('failing', 'bad')] });
+    expect(await waitFor(queue, bad!.jobId, finished)).toMatchObject({ state: 'failed' });
+    // A failed job is not pending: it is not counted, but a retry of it after the DELETE indexes nothing.
+    expect(await queue.deleteDocument({ collection: 'c1', documentId: 'failing', deleteChunks: async () => 0 })).toEqual({ deletedChunks: 0, cancelledJobs: 0 });
+    await queue.retryJob({ jobId: bad!.jobId });
+    expect(await waitFor(queue, bad!.jobId, finished)).toMatchObject({ state: 'completed', skipped: { code: 'DOCUMENT_DELETED' } });
+    expect(ran).toEqual(['new', 'bad']);
+  });
+
   it('close() lets the running job finish before resolving', async () => {
     const { name, queue } = newQueue();
     const { close } = await startWorker(name, async ({ onProgress }) => {

@@ -6,6 +6,7 @@ import { AppError, NotFoundError, RateLimitedError, UpstreamError, ValidationErr
 import type { Logger } from '../../logger.js';
 import type { IngestJob, IngestQueue, IngestResult, IngestStage, JobState, JobStatus } from '../types.js';
 import { ingestJobSchema } from '../types.js';
+import { RedisDocumentLock } from './redis-document-lock.js';
 
 /** The BullMQ job name of every ingestion job. */
 export const INGEST_JOB_NAME = 'ingest';
@@ -73,6 +74,12 @@ export function ingestKeys(prefix: string, queueName: string) {
     documentLock: (collection: string, documentId: string) => `${base}:lock:${documentDigest(collection, documentId)}`,
     /** Highest sequence number whose content was indexed for the document. */
     documentApplied: (collection: string, documentId: string) => `${base}:applied:${documentDigest(collection, documentId)}`,
+    /** Sequence number reserved by the last DELETE of the document (its tombstone): jobs numbered below it index nothing. */
+    documentDeleted: (collection: string, documentId: string) => `${base}:deleted:${documentDigest(collection, documentId)}`,
+    /** DELETEs of the document in progress (sorted set: owner → expiry in ms): jobs do not take the document lock meanwhile. */
+    documentDeletes: (collection: string, documentId: string) => `${base}:deleting:${documentDigest(collection, documentId)}`,
+    /** Ids of the document's jobs that may still run (a superset: DELETE checks each job's hash before counting it). */
+    documentPending: (collection: string, documentId: string) => `${base}:pending:${documentDigest(collection, documentId)}`,
     /** Pattern matching every key above (tests clean up with it). */
     pattern: `${base}:*`,
   };
@@ -101,7 +108,41 @@ export interface BullMqQueueOptions {
   keepFailed?: KeepJobs;
   /** Budget of one Redis round trip seen by an API caller before it gets QUEUE_UNAVAILABLE; default 5000 ms. */
   commandTimeoutMs?: number;
+  /** How long deleteDocument waits for the document lock (a running job to stop, a dead worker's lock to expire); default 30 000 ms. */
+  deleteWaitMs?: number;
 }
+
+/**
+ * Sequence marks (applied, deleted) and pending-job sets outlive failed-job retention (30 days), so a late retry of
+ * an old upload is still recognised.
+ */
+export const DOCUMENT_MARK_TTL_MS = 45 * 24 * 3600 * 1000;
+
+/** The lock TTL of a DELETE; renewed every quarter while the store delete runs. */
+const DELETE_LOCK_TTL_MS = 10_000;
+
+// KEYS[1] sequence, KEYS[2] deleted mark, KEYS[3] pending deletes, KEYS[4] pending jobs; ARGV[1] owner, ARGV[2] mark TTL,
+// ARGV[3] pending-delete TTL, ARGV[4] BullMQ job key prefix. One script, so the tombstone, the pending-delete entry and
+// the count of the jobs it cancels belong to one instant. Every id in the pending set was enqueued before (ids are
+// added after their sequence number is taken); a job whose hash is gone or has `finishedOn` (completed, or failed
+// for good) is not pending and leaves the set.
+const MARK_DELETED = `
+local sequence = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[2], sequence, 'PX', ARGV[2])
+local now = redis.call('TIME')
+local expires = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3])
+redis.call('ZADD', KEYS[3], expires, ARGV[1])
+if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[3], ARGV[3]) end
+local cancelled = 0
+for _, jobId in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  local jobKey = ARGV[4] .. jobId
+  if redis.call('EXISTS', jobKey) == 1 and redis.call('HEXISTS', jobKey, 'finishedOn') == 0 then
+    cancelled = cancelled + 1
+  else
+    redis.call('SREM', KEYS[4], jobId)
+  end
+end
+return cancelled`;
 
 const QUEUED_TYPES: JobType[] = ['waiting', 'prioritized', 'delayed', 'waiting-children'];
 const TYPES_BY_STATE: Record<JobState, JobType[]> = {
@@ -174,8 +215,79 @@ export class BullMqQueue implements IngestQueue {
       const added = await this.queue.addBulk(
         jobs.map((job, index) => ({ name: INGEST_JOB_NAME, data: { ...job, sequence: first + index }, opts: { jobId: randomUUID() } })),
       );
-      return added.map((job, index) => ({ jobId: job.id as string, documentId: (jobs[index] as IngestJob).documentId }));
+      const refs = added.map((job, index) => ({ jobId: job.id as string, documentId: (jobs[index] as IngestJob).documentId }));
+      // After addBulk, so a DELETE never finds an id whose job does not exist yet (it drops such ids as finished).
+      await this.trackPending(refs.map((ref, index) => ({ jobId: ref.jobId, job: jobs[index] as IngestJob })));
+      return refs;
     });
+  }
+
+  /**
+   * Deletes the document's chunks with no job of it writing, in this order:
+   * 1. One script reserves a sequence number as the document's tombstone, records this DELETE as pending and counts
+   *    the document's jobs that are waiting, delayed or running (the ones this DELETE cancels). From
+   *    then on, jobs numbered below the tombstone (enqueued before) index nothing: a waiting one completes as skipped
+   *    when a worker reaches it, a running one stops at its next progress point and, at the latest, at the fence it
+   *    passes right before the store write. Jobs numbered above (enqueued since) do not get the document lock while
+   *    the DELETE is pending, so they run after it.
+   * 2. Take the document lock (waiting for the job that holds it, if any), delete the chunks, release the lock and
+   *    the pending entry.
+   * Why no job write can land after the store delete: a run writes only while holding the lock, after checking the
+   * tombstone under it. If it read no tombstone, the tombstone came later, and the DELETE takes the lock only after
+   * that run has written and let go, so its chunks are deleted. If it read the tombstone, it writes nothing. The one
+   * gap is a run whose lock expired while its write was in flight (its event loop blocked for most of the lock TTL),
+   * the same limit the lock has between two jobs.
+   */
+  async deleteDocument(params: { collection: string; documentId: string; deleteChunks: () => Promise<number> }): Promise<{ deletedChunks: number; cancelledJobs: number }> {
+    const { collection, documentId } = params;
+    const owner = `delete:${randomUUID()}`;
+    const deletesKey = this.keys.documentDeletes(collection, documentId);
+    const waitMs = this.options.deleteWaitMs ?? 30_000;
+    const cancelledJobs = await this.redisCall('deleteDocument', async () =>
+      Number(
+        await this.redis.eval(
+          MARK_DELETED,
+          4,
+          this.keys.sequence,
+          this.keys.documentDeleted(collection, documentId),
+          deletesKey,
+          this.keys.documentPending(collection, documentId),
+          owner,
+          String(DOCUMENT_MARK_TTL_MS),
+          String(waitMs + 2 * DELETE_LOCK_TTL_MS),
+          this.queue.toKey(''),
+        ),
+      ),
+    );
+    try {
+      const lock = await RedisDocumentLock.acquireWithin({
+        redis: this.redis,
+        key: this.keys.documentLock(collection, documentId),
+        deletesKey,
+        owner,
+        ttlMs: DELETE_LOCK_TTL_MS,
+        forDelete: true,
+        logger: this.logger,
+        waitMs,
+        pollMs: 200,
+      }).catch((error: unknown) => {
+        throw new UpstreamError('QUEUE_UNAVAILABLE', 'Could not take the document lock in Redis', { cause: error });
+      });
+      if (!lock) {
+        throw new RateLimitedError('OVERLOADED', `An ingestion job of document '${documentId}' did not stop within ${waitMs} ms; it will not index, retry the DELETE shortly to remove the stored chunks`, 5, {
+          details: { documentId },
+        });
+      }
+      try {
+        return { deletedChunks: await params.deleteChunks(), cancelledJobs };
+      } finally {
+        await lock.release();
+      }
+    } finally {
+      await this.redis.zrem(deletesKey, owner).catch((error: unknown) => {
+        this.logger.warn({ err: error, documentId }, 'could not clear the pending DELETE; jobs of the document wait until it expires');
+      });
+    }
   }
 
   async getJob(params: { jobId: string }): Promise<JobStatus | null> {
@@ -231,10 +343,21 @@ export class BullMqQueue implements IngestQueue {
         if (now !== 'failed') throw notFailed(params.jobId, now === 'unknown' ? 'gone' : mapState(now));
         throw error;
       }
+      await this.trackPending([{ jobId: params.jobId, job: job.data }]);
     });
     const status = await this.getJob(params);
     if (!status) throw new NotFoundError('job', params.jobId);
     return status;
+  }
+
+  /** Adds jobs to their documents' pending sets. Best effort: a missing entry only makes a DELETE count fewer cancelled jobs. */
+  private async trackPending(entries: { jobId: string; job: Pick<IngestJob, 'collection' | 'documentId'> }[]): Promise<void> {
+    const multi = this.redis.multi();
+    for (const { jobId, job } of entries) {
+      const key = this.keys.documentPending(job.collection, job.documentId);
+      multi.sadd(key, jobId).pexpire(key, DOCUMENT_MARK_TTL_MS);
+    }
+    await multi.exec().catch((error: unknown) => this.logger.warn({ err: error }, 'could not record pending jobs per document'));
   }
 
   async depth(): Promise<number> {
@@ -320,6 +443,7 @@ function toStatus(job: IngestBullJob, state: JobState): JobStatus {
     stage: state === 'completed' ? 'done' : progress.stage,
     chunks: result?.chunks,
     unchanged: result?.unchanged,
+    skipped: result?.skipped,
     // While a retry waits its backoff the last failure stays visible, as with the embedded runner.
     error: state === 'completed' || state === 'active' ? undefined : decodeFailure(job.failedReason),
     attempts: job.attemptsMade + (state === 'active' ? 1 : 0),

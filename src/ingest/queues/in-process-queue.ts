@@ -4,7 +4,7 @@ import path from 'node:path';
 import { NotFoundError, RateLimitedError, ValidationError, toAppError } from '../../errors/index.js';
 import type { Logger } from '../../logger.js';
 import type { IngestJob, IngestQueue, IngestResult, JobState, JobStatus } from '../types.js';
-import { ingestJobSchema } from '../types.js';
+import { DOCUMENT_DELETED_SKIP, ingestJobSchema } from '../types.js';
 import type { ProgressListener } from '../pipeline.js';
 
 /** Runs one job; the pipeline in production. */
@@ -23,6 +23,8 @@ export interface InProcessQueueOptions {
   maxDepth: number;
   /** Finished jobs kept for GET /v1/jobs; older ones are forgotten (oldest first). */
   keepFinished?: number;
+  /** How long deleteDocument waits for a running job of the document to stop, in ms; default 30 000. */
+  deleteWaitMs?: number;
   /** Called after a job completes (e.g. to delete its upload). */
   onCompleted?: (job: IngestJob) => Promise<void>;
   /** Observes every state change (metrics). */
@@ -32,6 +34,13 @@ export interface InProcessQueueOptions {
 interface Entry {
   status: JobStatus;
   job: IngestJob;
+  /** Set by deleteDocument on the document's unfinished and failed jobs: the job must not index (kept in the journal). */
+  cancelled?: boolean;
+}
+
+/** Thrown from the progress callback of a run whose document was deleted meanwhile; the run completes as skipped. */
+class DocumentDeletedInterrupt extends Error {
+  override readonly name = 'DocumentDeletedInterrupt';
 }
 
 /**
@@ -43,8 +52,14 @@ export class InProcessQueue implements IngestQueue {
   private readonly entries = new Map<string, Entry>();
   private readonly waiting: string[] = [];
   private readonly busyDocuments = new Set<string>();
+  /** The run of each busy document, so deleteDocument can wait for it. */
+  private readonly runsByDocument = new Map<string, Promise<void>>();
+  /** Documents with a deleteDocument in progress (count per document): none of their jobs starts meanwhile. */
+  private readonly deletingDocuments = new Map<string, number>();
   private readonly running = new Set<Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** The last journal write of each entry (see persist). */
+  private readonly persisting = new Map<string, Promise<void>>();
   private closed = false;
 
   constructor(
@@ -159,22 +174,90 @@ export class InProcessQueue implements IngestQueue {
     while (this.running.size < this.options.concurrency) {
       const index = this.waiting.findIndex((jobId) => {
         const entry = this.entries.get(jobId);
-        return entry !== undefined && !this.busyDocuments.has(documentKey(entry.job));
+        if (entry === undefined) return false;
+        const key = documentKey(entry.job);
+        return !this.busyDocuments.has(key) && !this.deletingDocuments.has(key);
       });
       if (index === -1) return;
       const [jobId] = this.waiting.splice(index, 1);
       const entry = this.entries.get(jobId as string) as Entry;
+      const key = documentKey(entry.job);
       const run = this.runEntry(entry).finally(() => {
         this.running.delete(run);
+        if (this.runsByDocument.get(key) === run) this.runsByDocument.delete(key);
         this.pump();
       });
       this.running.add(run);
+      this.runsByDocument.set(key, run);
+    }
+  }
+
+  /**
+   * Deletes the document's chunks with no job of it running. Order, all within this one process: (1) mark the
+   * document as being deleted, so pump() starts none of its jobs; (2) complete its queued jobs as skipped and flag
+   * its running and failed ones (a flagged run throws at its next progress point, before the store write that
+   * follows the `upsert` progress, and a flagged failed job completes as skipped if retried); (3) wait for the
+   * running job to end; (4) delete the chunks; (5) unmark, so jobs enqueued since step 1 run now, after the delete.
+   * A run that wrote before step 2 has its chunks removed by step 4, and reports skipped as well.
+   */
+  async deleteDocument(params: { collection: string; documentId: string; deleteChunks: () => Promise<number> }): Promise<{ deletedChunks: number; cancelledJobs: number }> {
+    const key = documentKey(params);
+    this.deletingDocuments.set(key, (this.deletingDocuments.get(key) ?? 0) + 1);
+    try {
+      // Steps 1 and 2 run without an await, so no other code of this process sees them half done.
+      let cancelledJobs = 0;
+      const settled: Entry[] = [];
+      const flagged: Entry[] = [];
+      for (const entry of this.entries.values()) {
+        const { state } = entry.status;
+        if (documentKey(entry.job) !== key || state === 'completed') continue;
+        entry.cancelled = true;
+        if (state !== 'failed') cancelledJobs += 1; // a failed job is not pending; it is only kept from indexing if retried
+        if (state === 'queued') {
+          const index = this.waiting.indexOf(entry.status.jobId);
+          if (index !== -1) this.waiting.splice(index, 1);
+          this.markCancelled(entry);
+          settled.push(entry);
+        } else {
+          flagged.push(entry);
+        }
+      }
+      await Promise.all([...settled.map((entry) => this.afterCancelled(entry)), ...flagged.map((entry) => this.persist(entry))]);
+      await this.waitForRun(key, params.documentId);
+      return { deletedChunks: await params.deleteChunks(), cancelledJobs };
+    } finally {
+      const count = (this.deletingDocuments.get(key) ?? 1) - 1;
+      if (count > 0) this.deletingDocuments.set(key, count);
+      else this.deletingDocuments.delete(key);
+      this.pump();
+    }
+  }
+
+  /** Resolves when no job of the document runs; throws OVERLOADED after deleteWaitMs. */
+  private async waitForRun(key: string, documentId: string): Promise<void> {
+    const waitMs = this.options.deleteWaitMs ?? 30_000;
+    const deadline = Date.now() + waitMs;
+    for (let run = this.runsByDocument.get(key); run !== undefined; run = this.runsByDocument.get(key)) {
+      if (!(await settlesWithin(run, deadline - Date.now()))) {
+        throw new RateLimitedError('OVERLOADED', `An ingestion job of document '${documentId}' did not stop within ${waitMs} ms; it will not index, retry the DELETE shortly to remove the stored chunks`, 5, {
+          details: { documentId },
+        });
+      }
     }
   }
 
   private async runEntry(entry: Entry): Promise<void> {
     const key = documentKey(entry.job);
     this.busyDocuments.add(key);
+    if (entry.cancelled) {
+      // A failed job of a since-deleted document, retried: nothing to index.
+      try {
+        await this.completeCancelled(entry);
+      } finally {
+        this.busyDocuments.delete(key);
+      }
+      return;
+    }
     entry.status = { ...entry.status, state: 'active', attempts: entry.status.attempts + 1, error: undefined };
     this.options.onStateChange?.('active');
     await this.persist(entry);
@@ -182,15 +265,26 @@ export class InProcessQueue implements IngestQueue {
       const result = await this.processor({
         job: entry.job,
         onProgress: ({ stage, percent }) => {
+          // The pipeline writes to the store right after reporting `upsert`: a run cancelled by now stops here.
+          if (entry.cancelled && stage !== 'done') throw new DocumentDeletedInterrupt(`document '${entry.job.documentId}' was deleted`);
           entry.status = { ...entry.status, stage, progress: percent };
         },
       });
+      if (entry.cancelled) {
+        await this.completeCancelled(entry);
+        return;
+      }
       entry.status = { ...entry.status, state: 'completed', progress: 100, stage: 'done', chunks: result.chunks, unchanged: result.unchanged, finishedAt: new Date().toISOString() };
       this.options.onStateChange?.('completed');
       this.logger.info({ jobId: entry.status.jobId, documentId: entry.job.documentId, requestId: entry.job.requestId, chunks: result.chunks, unchanged: result.unchanged }, 'ingestion job completed');
       await this.persist(entry);
       await this.options.onCompleted?.(entry.job).catch((error: unknown) => this.logger.warn({ err: error }, 'post-completion cleanup failed'));
     } catch (thrown) {
+      if (entry.cancelled) {
+        // Whatever stopped the run (our interrupt or a failure), the document is deleted: nothing to retry.
+        await this.completeCancelled(entry);
+        return;
+      }
       const error = toAppError(thrown);
       const willRetry = error.isRetryable && entry.status.attempts < this.options.attempts && !this.closed;
       if (willRetry) {
@@ -201,6 +295,7 @@ export class InProcessQueue implements IngestQueue {
         await this.persist(entry);
         const timer = setTimeout(() => {
           this.timers.delete(timer);
+          if (entry.status.state !== 'queued') return; // completed by deleteDocument meanwhile
           this.waiting.push(entry.status.jobId);
           this.pump();
         }, delay);
@@ -216,12 +311,54 @@ export class InProcessQueue implements IngestQueue {
     }
   }
 
-  /** Writes the entry atomically (temp file + rename) so a crash never leaves a half-written journal file. */
-  private async persist(entry: Entry): Promise<void> {
-    const file = path.join(this.options.journalDir, `${entry.status.jobId}.json`);
-    const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify(entry));
-    await rename(temp, file);
+  /** Completes a job of a deleted document as skipped (DOCUMENT_DELETED) and lets go of its upload. */
+  private async completeCancelled(entry: Entry): Promise<void> {
+    this.markCancelled(entry);
+    await this.afterCancelled(entry);
+  }
+
+  private markCancelled(entry: Entry): void {
+    entry.status = {
+      ...entry.status,
+      state: 'completed',
+      progress: 100,
+      stage: 'done',
+      chunks: 0,
+      unchanged: false,
+      skipped: DOCUMENT_DELETED_SKIP,
+      error: undefined,
+      finishedAt: new Date().toISOString(),
+    };
+    this.options.onStateChange?.('completed');
+    this.logger.info({ jobId: entry.status.jobId, documentId: entry.job.documentId, requestId: entry.job.requestId }, 'ingestion job skipped: its document was deleted');
+  }
+
+  private async afterCancelled(entry: Entry): Promise<void> {
+    await this.persist(entry);
+    await this.options.onCompleted?.(entry.job).catch((error: unknown) => this.logger.warn({ err: error }, 'post-completion cleanup failed'));
+  }
+
+  /**
+   * Writes the entry atomically (temp file + rename) so a crash never leaves a half-written journal file. Writes of
+   * one entry are serialised in call order (deleteDocument may persist an entry while its run does), so the last
+   * state wins and two writes never share the temp file.
+   */
+  private persist(entry: Entry): Promise<void> {
+    const jobId = entry.status.jobId;
+    const snapshot = JSON.stringify(entry);
+    const write = async () => {
+      const file = path.join(this.options.journalDir, `${jobId}.json`);
+      const temp = `${file}.${process.pid}.tmp`;
+      await writeFile(temp, snapshot);
+      await rename(temp, file);
+    };
+    const next = (this.persisting.get(jobId) ?? Promise.resolve()).then(write, write);
+    this.persisting.set(jobId, next);
+    const forget = () => {
+      if (this.persisting.get(jobId) === next) this.persisting.delete(jobId);
+    };
+    next.then(forget, forget);
+    return next;
   }
 
   private forgetOldFinished(): void {
@@ -236,6 +373,19 @@ export class InProcessQueue implements IngestQueue {
   }
 }
 
-function documentKey(job: IngestJob): string {
+function documentKey(job: Pick<IngestJob, 'collection' | 'documentId'>): string {
   return `${job.collection}\u0000${job.documentId}`;
+}
+
+/** True when `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([promise.then(() => true as const, () => true as const), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -89,11 +89,14 @@ export async function getDocument(deps: HandlerDeps, input: { collection: string
   return { ...info, collection: input.collection };
 }
 
-/** Removes every chunk of a document, or 404 when it has none. */
+/**
+ * Removes every chunk of a document and cancels its queued and running jobs, so none of them indexes it again
+ * afterwards (see IngestQueue.deleteDocument); 404 when there was neither a chunk nor a pending job.
+ */
 export async function deleteDocument(deps: HandlerDeps, input: { collection: string; documentId: string }) {
-  const deletedChunks = await deps.store.deleteDocument(input);
-  if (deletedChunks === 0) throw new NotFoundError('document', input.documentId, { details: { collection: input.collection } });
-  return { documentId: input.documentId, deletedChunks };
+  const { deletedChunks, cancelledJobs } = await deps.queue.deleteDocument({ ...input, deleteChunks: () => deps.store.deleteDocument(input) });
+  if (deletedChunks === 0 && cancelledJobs === 0) throw new NotFoundError('document', input.documentId, { details: { collection: input.collection } });
+  return { documentId: input.documentId, deletedChunks, cancelledJobs };
 }
 
 /** The file name without any directory part or control characters (never used as a path). */
