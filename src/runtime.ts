@@ -11,7 +11,8 @@ import { parserFor } from './ingest/parsers/index.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { BullMqQueue } from './ingest/queues/bullmq-queue.js';
 import { InProcessQueue } from './ingest/queues/in-process-queue.js';
-import type { IngestQueue } from './ingest/types.js';
+import type { IngestQueue, UploadReferences } from './ingest/types.js';
+import { startUploadSweeper } from './ingest/upload-sweeper.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { TransformersEmbedder } from './retrieve/embedders/transformers-embedder.js';
@@ -88,6 +89,14 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
   await warmReranker(reranker, logger, metrics);
 
   const queue = await createQueue(config, pipeline, logger, metrics);
+  // Uploads of failed jobs stay for a retry until the queue drops the job; this removes them afterwards. Only the API
+  // sweeps (it writes the uploads), and only files older than twice the request timeout and at least an hour.
+  const sweeper = startUploadSweeper({
+    uploadDir: config.uploadDir,
+    references: queue,
+    minAgeMs: Math.max(60 * 60_000, 2 * config.server.requestTimeoutMs),
+    logger: logger.child({ component: 'uploads' }),
+  });
   metrics.setQueueSource({
     depth: () => queue.depth(),
     countsByState: queue instanceof BullMqQueue ? () => bullMqCounts(queue) : async () => countByState(await queue.listJobs({ limit: 1_000_000 })),
@@ -134,6 +143,7 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
     pipeline,
     queue,
     close: async () => {
+      await sweeper.stop();
       await queue.close();
       await store.close();
       await feedback.close();
@@ -162,7 +172,7 @@ async function warmReranker(reranker: CrossEncoderReranker, logger: Logger, metr
  * BullMQ on Redis when REDIS_URL is set (this process only enqueues; `npm run worker` processes),
  * otherwise the embedded runner.
  */
-async function createQueue(config: Readonly<Config>, pipeline: IngestPipeline, logger: Logger, metrics: ServiceMetrics): Promise<IngestQueue> {
+async function createQueue(config: Readonly<Config>, pipeline: IngestPipeline, logger: Logger, metrics: ServiceMetrics): Promise<IngestQueue & UploadReferences> {
   if (config.queue.redisUrl) {
     return new BullMqQueue(
       {

@@ -126,6 +126,16 @@ export interface JobStatus {
   finishedAt?: string | undefined;
 }
 
+/** Which uploads under UPLOAD_DIR jobs still need; both queues implement it, the upload sweep (upload-sweeper.ts) reads it. */
+export interface UploadReferences {
+  /**
+   * File names (no directory) of the uploads of every job that may still run: queued, running, or failed and kept
+   * for retry. One consistent snapshot: a job moving between states meanwhile is never missed. Throws when the
+   * queue cannot be read (then nothing may be removed).
+   */
+  uploadsInUse(): Promise<Set<string>>;
+}
+
 /** Accepts jobs and reports their state; the embedded runner or BullMQ. */
 export interface IngestQueue {
   /** Enqueues jobs in order; throws RateLimitedError (code OVERLOADED) when the queue is at MAX_QUEUE_DEPTH. */

@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { Queue, type Job, type JobType, type KeepJobs } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { AppError, NotFoundError, RateLimitedError, UpstreamError, ValidationError } from '../../errors/index.js';
 import type { Logger } from '../../logger.js';
-import type { IngestJob, IngestQueue, IngestResult, IngestStage, JobState, JobStatus } from '../types.js';
+import type { IngestJob, IngestQueue, IngestResult, IngestStage, JobState, JobStatus, UploadReferences } from '../types.js';
 import { ingestJobSchema } from '../types.js';
 import { RedisDocumentLock } from './redis-document-lock.js';
 
@@ -158,7 +159,7 @@ const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
  * Jobs get UUID ids, attempts with exponential backoff, bounded retention (failed jobs stay listable and
  * retryable), and their failure code in `failedReason` (see encodeFailure).
  */
-export class BullMqQueue implements IngestQueue {
+export class BullMqQueue implements IngestQueue, UploadReferences {
   /** The BullMQ queue; exposed for tests and tools (obliterate, counts). */
   readonly queue: Queue<QueuedIngest, IngestResult, string>;
   private readonly redis: Redis;
@@ -367,6 +368,41 @@ export class BullMqQueue implements IngestQueue {
     });
   }
 
+  async uploadsInUse(): Promise<Set<string>> {
+    // One MULTI reads every list a job that may still run can be in, so a job BullMQ moves between them (each move
+    // is one atomic script) appears exactly once; reading them one by one could miss it.
+    const keys = this.queue.keys;
+    const lists = await this.redis
+      .multi()
+      .lrange(keys.wait as string, 0, -1)
+      .lrange(keys.paused as string, 0, -1)
+      .lrange(keys.active as string, 0, -1)
+      .zrange(keys.prioritized as string, '0', '-1')
+      .zrange(keys.delayed as string, '0', '-1')
+      .zrange(keys['waiting-children'] as string, '0', '-1')
+      .zrange(keys.failed as string, '0', '-1')
+      .exec();
+    if (!lists) throw new UpstreamError('QUEUE_UNAVAILABLE', 'Could not read the job lists from Redis');
+    const ids = new Set<string>();
+    for (const [error, members] of lists) {
+      if (error) throw new UpstreamError('QUEUE_UNAVAILABLE', 'Could not read the job lists from Redis', { cause: error });
+      for (const id of members as string[]) ids.add(id);
+    }
+    // A job's data never changes, so reading it after the snapshot is safe; a job removed since needs nothing.
+    const names = new Set<string>();
+    const all = [...ids];
+    for (let start = 0; start < all.length; start += 500) {
+      const batch = this.redis.pipeline();
+      for (const id of all.slice(start, start + 500)) batch.hget(this.queue.toKey(id), 'data');
+      for (const [error, data] of (await batch.exec()) ?? []) {
+        if (error) throw new UpstreamError('QUEUE_UNAVAILABLE', 'Could not read job data from Redis', { cause: error });
+        const filePath = typeof data === 'string' ? uploadPathOf(data) : undefined;
+        if (filePath !== undefined) names.add(path.basename(filePath));
+      }
+    }
+    return names;
+  }
+
   /** Resolves when Redis answers; throws UpstreamError (QUEUE_UNAVAILABLE) otherwise. For /readyz. */
   async health(): Promise<void> {
     await this.redisCall('ping', () => this.redis.ping());
@@ -398,6 +434,16 @@ export class BullMqQueue implements IngestQueue {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** The upload path in a job's stored data, if any (data no worker could parse has no upload it could use). */
+function uploadPathOf(data: string): string | undefined {
+  try {
+    const filePath = (JSON.parse(data) as { filePath?: unknown }).filePath;
+    return typeof filePath === 'string' ? filePath : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import { NotFoundError, RateLimitedError, ValidationError, toAppError } from '../../errors/index.js';
 import type { Logger } from '../../logger.js';
-import type { IngestJob, IngestQueue, IngestResult, JobState, JobStatus } from '../types.js';
+import type { IngestJob, IngestQueue, IngestResult, JobState, JobStatus, UploadReferences } from '../types.js';
 import { DOCUMENT_DELETED_SKIP, ingestJobSchema } from '../types.js';
 import type { ProgressListener } from '../pipeline.js';
 
@@ -48,7 +48,7 @@ class DocumentDeletedInterrupt extends Error {
  * backoff when the failure is retryable, and never run two jobs of the same document at once.
  * Used when REDIS_URL is unset; BullMQ replaces it for scale-out.
  */
-export class InProcessQueue implements IngestQueue {
+export class InProcessQueue implements IngestQueue, UploadReferences {
   private readonly entries = new Map<string, Entry>();
   private readonly waiting: string[] = [];
   private readonly busyDocuments = new Set<string>();
@@ -154,6 +154,14 @@ export class InProcessQueue implements IngestQueue {
 
   async depth(): Promise<number> {
     return this.waiting.length + this.busyDocuments.size;
+  }
+
+  async uploadsInUse(): Promise<Set<string>> {
+    const names = new Set<string>();
+    for (const { status, job } of this.entries.values()) {
+      if (status.state !== 'completed' && job.filePath !== undefined) names.add(path.basename(job.filePath));
+    }
+    return names;
   }
 
   async close(): Promise<void> {
