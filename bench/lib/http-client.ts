@@ -37,8 +37,22 @@ export class ServiceClient {
     this.url = new URL(baseUrl);
   }
 
-  /** One JSON request; the round trip is measured from just before writing to the last byte of the body. */
-  request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Exchange> {
+  /**
+   * One JSON request; the round trip is measured from just before writing to the last byte of the body.
+   * A kept-alive socket the server closed at its keep-alive timeout just as it was reused fails with ECONNRESET
+   * before the request reached the service; such a request is sent once more on a fresh socket (Node's documented
+   * remedy; every request of this client is safe to repeat: searches, job reads and content-addressed ingests).
+   */
+  async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Exchange> {
+    try {
+      return await this.send(method, path, body);
+    } catch (error) {
+      if (!(error instanceof StaleSocketError)) throw error;
+      return this.send(method, path, body);
+    }
+  }
+
+  private send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Exchange> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const started = performance.now();
@@ -68,7 +82,9 @@ export class ServiceClient {
           });
         },
       );
-      request.on('error', reject);
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        reject(request.reusedSocket && error.code === 'ECONNRESET' ? new StaleSocketError(error) : error);
+      });
       request.end(payload);
     });
   }
@@ -112,5 +128,12 @@ export class ServiceClient {
     const job = ingestResponseSchema.parse(body).jobs[0];
     if (!job) throw new Error(`ingesting ${documentId} returned no job`);
     return job.jobId;
+  }
+}
+
+/** ECONNRESET on a reused keep-alive socket: the request never reached the service. */
+class StaleSocketError extends Error {
+  constructor(cause: Error) {
+    super(`stale keep-alive socket: ${cause.message}`, { cause });
   }
 }
