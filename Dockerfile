@@ -28,7 +28,10 @@ RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund 
 
 # --- api: the runtime image, non-root ---------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS api
-ENV NODE_ENV=production \
+# glibc gives each of LanceDB's and ONNX Runtime's many threads its own malloc arena, and freed memory stays in
+# them: storing 37.5k chunks grew RSS by ~490 MB with the default and ~240 MB with 2 arenas, at the same write speed.
+ENV MALLOC_ARENA_MAX=2 \
+    NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \
     DATA_DIR=/data \
