@@ -54,3 +54,24 @@ describe('formatDuration', () => {
     expect(formatDuration(3720)).toBe('1h02m');
   });
 });
+
+describe('ChunkProgress.fractionShown', () => {
+  it('never moves backwards when a denser kind raises the estimate, and reaches 1 when everything finished', () => {
+    // Sorted order meets the dense kind last: after the HTML the run looks half done.
+    const kinds = { html: ['a.html', 'b.html', 'c.html'], rst: ['d.rst.txt', 'e.rst.txt', 'f.rst.txt'] };
+    const progress = new ChunkProgress(
+      [...kinds.html.map((key) => ({ key, bytes: 10_000, kind: '.html' })), ...kinds.rst.map((key) => ({ key, bytes: 10_000, kind: '.txt' }))],
+      0,
+    );
+    for (const key of kinds.html) progress.finish(key, 10);
+    expect(progress.fractionShown()).toBeCloseTo(0.5);
+    // reST turns out 5× denser: the honest fraction drops to 80 / 180, the shown one holds.
+    progress.finish('d.rst.txt', 50);
+    expect(progress.done / progress.total).toBeCloseTo(80 / 180);
+    expect(progress.fractionShown()).toBeCloseTo(0.5);
+    progress.finish('e.rst.txt', 50);
+    expect(progress.fractionShown()).toBeCloseTo(130 / 180);
+    progress.finish('f.rst.txt', 50);
+    expect(progress.fractionShown()).toBe(1);
+  });
+});

@@ -16,6 +16,7 @@ export class ChunkProgress {
   private readonly pending = new Map<string, ProgressItem & { fraction: number }>();
   private readonly seen = new Map<string, { chunks: number; bytes: number }>();
   private finishedChunks = 0;
+  private shownFraction = 0;
 
   constructor(
     items: readonly ProgressItem[],
@@ -36,6 +37,17 @@ export class ChunkProgress {
     let done = this.finishedChunks;
     for (const item of this.pending.values()) done += item.fraction * this.estimate(item);
     return done;
+  }
+
+  /**
+   * Share of the run done (0–1) as a bar should show it: never lower than shown before, because learning that a
+   * kind is denser than assumed raises `total` and would move the bar backwards although no work was undone.
+   */
+  fractionShown(): number {
+    const total = this.total;
+    const fraction = this.pending.size === 0 ? 1 : total > 0 ? this.done / total : 0;
+    this.shownFraction = Math.max(this.shownFraction, Math.min(1, fraction));
+    return this.shownFraction;
   }
 
   /** Records the progress (0–1) of a running document. */
