@@ -54,6 +54,12 @@ export class ServiceClient {
     return this.withRetry(() => this.request<JobStatus>(`/v1/jobs/${encodeURIComponent(jobId)}`, { method: 'GET' }));
   }
 
+  /** The service's most recent jobs (every collection the key may see), newest first; `limit` 1–1000. */
+  async listJobs(params: { limit: number }): Promise<JobStatus[]> {
+    const body = await this.withRetry(() => this.request<{ jobs: JobStatus[] }>(`/v1/jobs?limit=${params.limit}`, { method: 'GET' }));
+    return body.jobs;
+  }
+
   private async request<T>(pathname: string, init: RequestInit): Promise<T> {
     const headers: Record<string, string> = {};
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
