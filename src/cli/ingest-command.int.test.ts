@@ -36,6 +36,17 @@ function runCli(args: string[]): Promise<CliRun> {
   });
 }
 
+/** Requests the service answered so far, by the routes the CLI uses (from /metrics). */
+async function requestCounts(baseUrl: string): Promise<{ uploads: number; singleJob: number; listings: number }> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const sum = (route: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith('rag_http_requests_total{') && line.includes(`route="${route}"`))
+      .reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
+  return { uploads: sum('/v1/collections/:collection/documents'), singleJob: sum('/v1/jobs/:jobId'), listings: sum('/v1/jobs') };
+}
+
 describe('rag ingest (CLI) against a real service', () => {
   let service: TestService;
   let root: string;
@@ -54,6 +65,9 @@ describe('rag ingest (CLI) against a real service', () => {
       await copyFile(path.join(PYTHON_DOCS, 'library', 'textwrap.html'), path.join(folder, 'library', 'textwrap.html'));
       await copyFile(path.resolve('fixtures/documents/oncall-runbook.txt'), path.join(folder, 'oncall-runbook.txt'));
     }
+    // Sphinx's raw copy of a page: left out with --exclude below.
+    await mkdir(path.join(clean, '_sources', 'library'), { recursive: true });
+    await writeFile(path.join(clean, '_sources', 'library', 'json.rst.txt'), ':mod:`json` --- JSON encoder and decoder\n');
     await copyFile(path.resolve('fixtures/documents/scanned-no-text.pdf'), path.join(mixed, 'scanned-no-text.pdf'));
     await writeFile(path.join(mixed, 'notes.pdf'), 'Meeting notes, saved as text with a .pdf name.\n');
     // Not a supported extension: never uploaded, so it is not a failure either.
@@ -77,12 +91,14 @@ describe('rag ingest (CLI) against a real service', () => {
     expect(run.stderr).toMatch(/5\/5 documents .* ETA 0s/);
   });
 
-  it('exits 0 on a clean folder, then reports every document unchanged on a re-run', async () => {
+  it('exits 0 on a clean folder, then reports every document unchanged on a re-run that polls no job on its own', async () => {
     const collection = `cli-clean-${randomUUID().slice(0, 8)}`;
-    const first = await runCli([clean, '--collection', collection, '--url', service.baseUrl, '--json']);
+    const args = [clean, '--collection', collection, '--url', service.baseUrl, '--exclude', '_sources', '--json'];
+    const first = await runCli(args);
     expect(first.code, first.stderr + first.stdout).toBe(0);
     const summary = JSON.parse(first.stdout) as IngestSummary;
-    expect(summary).toMatchObject({ collection, documents: 3, indexed: 3, unchanged: 0, failed: 0, failures: [] });
+    expect(summary).toMatchObject({ collection, documents: 3, excluded: 1, indexed: 3, unchanged: 0, failed: 0, failures: [] });
+    expect(first.stderr).toContain(`Ingesting 3 files into '${collection}' (1 excluded by --exclude)`);
     expect(summary.chunks).toBeGreaterThan(10);
     expect(summary.indexedChunks).toBe(summary.chunks);
 
@@ -91,8 +107,14 @@ describe('rag ingest (CLI) against a real service', () => {
     expect(page.status).toBe(200);
     expect(((await page.json()) as { chunkCount: number }).chunkCount).toBeGreaterThan(0);
 
-    const again = await runCli([clean, '--collection', collection, '--url', service.baseUrl, '--json']);
+    const requestsBefore = await requestCounts(service.baseUrl);
+    const again = await runCli(args);
     expect(again.code, again.stderr + again.stdout).toBe(0);
+    // Jobs are watched through GET /v1/jobs listings, not one GET /v1/jobs/{id} per job and poll.
+    const requestsAfter = await requestCounts(service.baseUrl);
+    expect(requestsAfter.uploads - requestsBefore.uploads).toBe(3);
+    expect(requestsAfter.singleJob - requestsBefore.singleJob).toBe(0);
+    expect(requestsAfter.listings - requestsBefore.listings).toBeGreaterThan(0);
     expect(JSON.parse(again.stdout) as IngestSummary).toMatchObject({ documents: 3, indexed: 0, unchanged: 3, failed: 0, chunks: summary.chunks, indexedChunks: 0, chunksPerSecond: 0 });
   });
 

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { SUPPORTED_EXTENSIONS } from '../ingest/parsers/index.js';
+import { JobWatcher } from './job-watcher.js';
 import { ChunkProgress, formatDuration } from './progress.js';
 import { ServiceClient, ServiceError } from './service-client.js';
 import { collectFiles, type FileToIngest } from './walk.js';
@@ -15,6 +16,8 @@ export interface IngestCommandOptions {
   metadata?: string | undefined;
   concurrency: number;
   ext?: string | undefined;
+  /** Globs matched against paths relative to each folder given; matching files (or folders) are not uploaded. */
+  exclude?: string[] | undefined;
   timeout: number;
   json?: boolean | undefined;
 }
@@ -29,6 +32,8 @@ interface Failure {
 export interface IngestSummary {
   collection: string;
   documents: number;
+  /** Supported files under the folders that --exclude left out (not counted in `documents`). */
+  excluded: number;
   indexed: number;
   unchanged: number;
   failed: number;
@@ -42,6 +47,13 @@ export interface IngestSummary {
   failures: Failure[];
 }
 
+/**
+ * Jobs uploaded and not yet finished, per upload slot (at least MIN_JOBS_IN_FLIGHT): uploads run ahead of the jobs so
+ * the watcher can poll in rounds, but the queue and UPLOAD_DIR hold only a bounded number of this run's files.
+ */
+const JOBS_IN_FLIGHT_PER_UPLOAD = 8;
+const MIN_JOBS_IN_FLIGHT = 32;
+
 /** Uploads every file, waits for each job, prints a summary; returns the process exit code (1 if anything failed). */
 export async function runIngestCommand(options: IngestCommandOptions): Promise<number> {
   const extensions = new Set((options.ext ? options.ext.split(',') : SUPPORTED_EXTENSIONS).map((ext) => (ext.startsWith('.') ? ext : `.${ext}`).toLowerCase()));
@@ -49,9 +61,15 @@ export async function runIngestCommand(options: IngestCommandOptions): Promise<n
     console.error('--metadata must be a JSON object, e.g. \'{"team":"docs"}\'');
     return 2;
   }
-  const files = await collectFiles(options.paths, extensions);
+  const exclude = options.exclude ?? [];
+  if (exclude.length > 0 && typeof path.matchesGlob !== 'function') {
+    console.error(`--exclude needs Node.js 20.17 or newer (path.matchesGlob); this is ${process.version}`);
+    return 2;
+  }
+  const { files, excluded } = await collectFiles(options.paths, { extensions, exclude });
   if (files.length === 0) {
-    console.error(`No files with a supported extension (${[...extensions].join(' ')}) under ${options.paths.join(' ')}`);
+    const why = excluded > 0 ? ` (${excluded} excluded by --exclude)` : '';
+    console.error(`No files with a supported extension (${[...extensions].join(' ')}) under ${options.paths.join(' ')}${why}`);
     return 2;
   }
   const client = new ServiceClient({ baseUrl: options.url, apiKey: options.apiKey });
@@ -67,6 +85,7 @@ export async function runIngestCommand(options: IngestCommandOptions): Promise<n
   const summary: IngestSummary = {
     collection: options.collection,
     documents: files.length,
+    excluded,
     indexed: 0,
     unchanged: 0,
     failed: 0,
@@ -97,17 +116,18 @@ export async function runIngestCommand(options: IngestCommandOptions): Promise<n
     // Not `eta`: cli-progress fills that token itself (a document-count ETA in bare seconds).
     timeLeft: finished === files.length ? '0s' : formatDuration(progress.etaSeconds(Date.now())),
   });
-  const redraw = () => {
-    bar.setTotal(Math.max(1, Math.round(progress.total)));
-    bar.update(Math.round(progress.done), payload());
-  };
-  bar.start(Math.max(1, Math.round(progress.total)), 0, payload());
+  // The bar counts permille of the estimate, never backwards (ChunkProgress.fractionShown); the chunks token is real.
+  const redraw = () => bar.update(Math.round(progress.fractionShown() * 1000), payload());
+  console.error(`Ingesting ${files.length} files into '${options.collection}'${excluded > 0 ? ` (${excluded} excluded by --exclude)` : ''}`);
+  bar.start(1000, 0, payload());
 
-  const limit = pLimit(options.concurrency);
+  const uploads = pLimit(options.concurrency);
+  const jobsInFlight = pLimit(Math.max(MIN_JOBS_IN_FLIGHT, options.concurrency * JOBS_IN_FLIGHT_PER_UPLOAD));
+  const watcher = new JobWatcher(client);
   await Promise.all(
     files.map((file) =>
-      limit(async () => {
-        const outcome = await ingestOne(client, options, file, deadline, (fraction) => {
+      jobsInFlight(async () => {
+        const outcome = await ingestOne({ client, uploads, watcher }, options, file, deadline, (fraction) => {
           progress.update(file.path, fraction);
           redraw();
         });
@@ -137,25 +157,18 @@ export async function runIngestCommand(options: IngestCommandOptions): Promise<n
 }
 
 async function ingestOne(
-  client: ServiceClient,
+  { client, uploads, watcher }: { client: ServiceClient; uploads: LimitFunction; watcher: JobWatcher },
   options: IngestCommandOptions,
   file: FileToIngest,
   deadline: number,
   onProgress: (fraction: number) => void,
 ): Promise<{ chunks: number; unchanged: boolean } | { failure: Failure }> {
   try {
-    const jobId = await client.upload({ collection: options.collection, filePath: file.path, documentId: file.documentId, metadata: options.metadata });
-    // Unchanged documents finish within a few tens of milliseconds: look early, then back off to every 2 s.
-    let delay = 100;
-    for (;;) {
-      const job = await client.job(jobId);
-      onProgress(job.progress / 100);
-      if (job.state === 'completed') return { chunks: job.chunks ?? 0, unchanged: job.unchanged === true };
-      if (job.state === 'failed') return { failure: { documentId: file.documentId, code: job.error?.code ?? 'FAILED', message: job.error?.message ?? 'failed' } };
-      if (Date.now() > deadline) return { failure: { documentId: file.documentId, code: 'TIMEOUT', message: `job ${jobId} still ${job.state} at the --timeout` } };
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 1.5, 2000);
-    }
+    const jobId = await uploads(() => client.upload({ collection: options.collection, filePath: file.path, documentId: file.documentId, metadata: options.metadata }));
+    const job = await watcher.wait(jobId, { deadline, onProgress });
+    if (job?.state === 'completed') return { chunks: job.chunks ?? 0, unchanged: job.unchanged === true };
+    if (job?.state === 'failed') return { failure: { documentId: file.documentId, code: job.error?.code ?? 'FAILED', message: job.error?.message ?? 'failed' } };
+    return { failure: { documentId: file.documentId, code: 'TIMEOUT', message: `job ${jobId} still ${job?.state ?? 'queued'} at the --timeout` } };
   } catch (error) {
     const code = error instanceof ServiceError ? error.code : 'CLIENT_ERROR';
     return { failure: { documentId: file.documentId, code, message: (error as Error).message } };
@@ -168,7 +181,7 @@ function printSummary(summary: IngestSummary, json: boolean): void {
     return;
   }
   console.log(
-    `\n${summary.documents} documents → ${summary.indexed} indexed, ${summary.unchanged} unchanged, ${summary.failed} failed; ` +
+    `\n${summary.documents} documents${summary.excluded > 0 ? ` (${summary.excluded} files excluded)` : ''} → ${summary.indexed} indexed, ${summary.unchanged} unchanged, ${summary.failed} failed; ` +
       `${summary.chunks} chunks (${summary.indexedChunks} newly indexed) in ${summary.seconds} s (${summary.chunksPerSecond} chunks/s indexed) into '${summary.collection}'`,
   );
   for (const failure of summary.failures.slice(0, 50)) console.log(`  FAILED ${failure.documentId}: [${failure.code}] ${failure.message}`);
