@@ -21,6 +21,7 @@ import {
 } from '../filters.js';
 import { fuseHybrid, hybridCandidateCount } from '../fusion.js';
 import type { ChunkRecord, DocumentInfo, MetadataScalar, ScoredChunk, SearchParams, VectorStore } from '../types.js';
+import { SCALAR_INDEXES, TableMaintenance, VECTOR_INDEX, type MaintainedTable } from './lancedb-maintenance.js';
 
 // LanceDB is CommonJS and checks `instanceof` against its own apache-arrow (e.g. in addColumns);
 // the ESM build of apache-arrow has distinct classes, so use the CommonJS instance LanceDB loads.
@@ -62,41 +63,41 @@ export interface LanceDbVectorStoreOptions {
   indexRefreshRows?: number;
   /** Quiet time after the last write before a refresh of fewer rows runs, in ms. Default 500. */
   indexRefreshIdleMs?: number;
-  /** Least time between two refreshes of one table, in ms (and at least 3x the last refresh's duration). Default 2,000. */
+  /**
+   * Least time between two refreshes of one table, in ms (and at least 3x the last refresh's duration). Default 15,000.
+   * Each refresh rewrites the table's files while the versions it replaces stay for `retainVersionsMs`: keeping this
+   * about half of that keeps the copies on disk to about three. Rows not indexed yet are still searched (flat scan).
+   */
   indexRefreshMinIntervalMs?: number;
   /** IVF partitions probed per dense search once the ANN index exists (of √rows). Default 20; more trades latency for recall. */
   annNprobes?: number;
+  /**
+   * How long a version stays readable after a newer one replaced it, in ms: a search (of this process, or of another
+   * one: the API reading what a worker writes) may still be reading it. Older versions and their files are deleted
+   * by the background refresh. Default 30,000; it must exceed the longest search plus the 0.5 s read-consistency
+   * interval, and it bounds the disk used: about the table once more per refresh within it.
+   */
+  retainVersionsMs?: number;
+  /**
+   * Age in ms from which a file that no version references (left by a crashed or failed write) is deleted; until
+   * then it may belong to a write, compaction or index build another process has not committed yet. Default 600,000.
+   */
+  orphanFileAgeMs?: number;
   /** Receives background maintenance failures. */
   logger?: Pick<Logger, 'warn' | 'debug'>;
 }
 
-const VECTOR_INDEX = 'vector_idx';
 /** How stale a read may be with respect to writes of other processes (API reading what workers wrote), in seconds. */
 const READ_CONSISTENCY_SECONDS = 0.5;
 const TEXT_INDEX = 'text_idx';
 const METADATA_PREFIX = 'm_';
-const SCALAR_INDEXES = ['id', 'documentId'];
-const RETAIN_VERSIONS_MS = 60 * 60 * 1000;
 const RESULT_COLUMNS = ['id', 'documentId', 'source', 'chunkIndex', 'text', 'charStart', 'charEnd', 'page', 'headingPath', 'metadata'];
 
-interface TableState {
-  name: string;
-  table: Table;
+interface TableState extends MaintainedTable {
   schema: Arrow.Schema;
   fields: Map<string, FilterField>;
-  rowCount: number;
   readVersion: number;
   reader: Promise<Table> | undefined;
-  /** B-tree indexes on `id` and `documentId` (speed up replace lookups); built by the first refresh, as one trained on an empty table cannot be updated. */
-  hasScalarIndexes: boolean;
-  hasVectorIndex: boolean;
-  /** Rows when the vector index was trained; it is retrained once the table has grown 4-fold, as partitions would grow too large. */
-  vectorIndexRows: number;
-  unindexedRows: number;
-  refreshTimer: NodeJS.Timeout | undefined;
-  refreshing: Promise<void> | undefined;
-  lastRefreshAt: number;
-  lastRefreshMs: number;
 }
 
 /**
@@ -114,6 +115,7 @@ export class LanceDbVectorStore implements VectorStore {
   private readonly ownsConnection: boolean;
   private readonly states = new Map<string, Promise<TableState | undefined>>();
   private readonly writes = new KeyedMutex();
+  private readonly maintenance: TableMaintenance<TableState>;
   private closed = false;
 
   constructor(options: LanceDbVectorStoreOptions) {
@@ -124,10 +126,18 @@ export class LanceDbVectorStore implements VectorStore {
       annIndexThresholdRows: options.annIndexThresholdRows ?? 5_000,
       indexRefreshRows: options.indexRefreshRows ?? 256,
       indexRefreshIdleMs: options.indexRefreshIdleMs ?? 500,
-      indexRefreshMinIntervalMs: options.indexRefreshMinIntervalMs ?? 2_000,
+      indexRefreshMinIntervalMs: options.indexRefreshMinIntervalMs ?? 15_000,
       annNprobes: options.annNprobes ?? 20,
+      retainVersionsMs: options.retainVersionsMs ?? 30_000,
+      orphanFileAgeMs: options.orphanFileAgeMs ?? 600_000,
     };
     this.logger = options.logger;
+    this.maintenance = new TableMaintenance<TableState>({
+      settings: this.options,
+      logger: this.logger,
+      committed: (state, version) => this.published(state, version, 0),
+      exclusive: (state, task) => this.writes.run(state.name, task),
+    });
     this.ownsConnection = options.connection === undefined;
     if (options.connection) this.connection = Promise.resolve(options.connection);
   }
@@ -232,12 +242,22 @@ export class LanceDbVectorStore implements VectorStore {
     });
   }
 
+  /**
+   * Runs a collection's background maintenance now and waits for it (tests, tools): index refresh, compaction,
+   * deletion of old versions and orphaned files. The store otherwise schedules it after writes. No-op for an unknown collection.
+   */
+  async maintain(params: { collection: string }): Promise<void> {
+    await this.guard(async () => {
+      const state = await this.state(tableNameOf(params.collection), false);
+      if (state) await this.maintenance.runNow(state);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const states = (await Promise.allSettled([...this.states.values()])).flatMap((result) => (result.status === 'fulfilled' && result.value ? [result.value] : []));
-    for (const state of states) clearTimeout(state.refreshTimer);
-    await Promise.allSettled(states.map((state) => state.refreshing));
+    await this.maintenance.close(states);
     await this.writes.idle();
     for (const state of states) state.table.close();
     this.states.clear();
@@ -291,7 +311,7 @@ export class LanceDbVectorStore implements VectorStore {
       state.reader = undefined;
     }
     state.unindexedRows += rowsWritten;
-    this.scheduleRefresh(state);
+    this.maintenance.schedule(state);
   }
 
   /** A handle pinned to the last published version, so the two legs of a hybrid search read one snapshot. */
@@ -312,67 +332,6 @@ export class LanceDbVectorStore implements VectorStore {
       state.reader = opening;
     }
     return state.reader;
-  }
-
-  private scheduleRefresh(state: TableState): void {
-    if (this.closed || state.refreshing) return;
-    const wantsVectorIndex = this.wantsVectorIndex(state);
-    if (state.unindexedRows === 0 && !wantsVectorIndex) return;
-    clearTimeout(state.refreshTimer);
-    // optimize() also compacts the new small fragments into the large one, so its cost grows with the table:
-    // spacing refreshes by 3x the last one's duration caps their CPU share at about a quarter of a core.
-    const gap = Math.max(this.options.indexRefreshMinIntervalMs, 3 * state.lastRefreshMs) - (Date.now() - state.lastRefreshAt);
-    const delay = state.unindexedRows >= this.options.indexRefreshRows || wantsVectorIndex
-      ? Math.max(0, gap)
-      : Math.max(this.options.indexRefreshIdleMs, gap);
-    state.refreshTimer = setTimeout(() => {
-      const started = Date.now();
-      state.refreshing = this.refresh(state).finally(() => {
-        state.refreshing = undefined;
-        state.lastRefreshAt = Date.now();
-        state.lastRefreshMs = state.lastRefreshAt - started;
-        this.scheduleRefresh(state);
-      });
-    }, delay);
-    state.refreshTimer.unref();
-  }
-
-  /**
-   * Background maintenance, concurrent with writes (LanceDB rebases these commits over appends and deletes):
-   * builds the ANN index once the table is large enough, otherwise `optimize()` folds new rows into the
-   * full-text and vector indexes (unindexed rows are still searched, by a slower flat scan) and compacts files.
-   */
-  private async refresh(state: TableState): Promise<void> {
-    const pending = state.unindexedRows;
-    state.unindexedRows = 0;
-    const started = performance.now();
-    const buildsVectorIndex = this.wantsVectorIndex(state);
-    try {
-      if (!state.hasScalarIndexes && state.rowCount > 0) {
-        for (const name of SCALAR_INDEXES) await state.table.createIndex(name, { config: lancedb.Index.btree(), name: `${name}_idx`, replace: true });
-        state.hasScalarIndexes = true;
-      }
-      if (buildsVectorIndex) {
-        const numPartitions = Math.max(1, Math.round(Math.sqrt(state.rowCount)));
-        await state.table.createIndex('vector', { config: lancedb.Index.ivfFlat({ distanceType: 'cosine', numPartitions }), name: VECTOR_INDEX, replace: true });
-        state.hasVectorIndex = true;
-        state.vectorIndexRows = state.rowCount;
-        state.unindexedRows += pending; // the build trains on every row but leaves the full-text index to the next refresh
-      } else {
-        await state.table.optimize({ cleanupOlderThan: new Date(Date.now() - RETAIN_VERSIONS_MS) });
-      }
-      this.published(state, await state.table.version(), 0);
-      const action = buildsVectorIndex ? 'vector index build' : 'index refresh';
-      this.logger?.debug({ table: state.name, rows: pending, ms: Math.round(performance.now() - started) }, `lancedb ${action}`);
-    } catch (error) {
-      state.unindexedRows += pending;
-      this.logger?.warn({ err: error, table: state.name }, 'lancedb index refresh failed; will retry');
-    }
-  }
-
-  private wantsVectorIndex(state: TableState): boolean {
-    if (state.rowCount < this.options.annIndexThresholdRows) return false;
-    return !state.hasVectorIndex || state.rowCount >= 4 * state.vectorIndexRows;
   }
 
   private state(tableName: string, create: boolean): Promise<TableState | undefined> {
@@ -426,7 +385,7 @@ export class LanceDbVectorStore implements VectorStore {
       lastRefreshAt: 0,
       lastRefreshMs: 0,
     };
-    this.scheduleRefresh(state);
+    this.maintenance.schedule(state);
     return state;
   }
 
