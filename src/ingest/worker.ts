@@ -19,6 +19,7 @@ import {
 } from './queues/bullmq-queue.js';
 import { RedisDocumentLock } from './queues/redis-document-lock.js';
 import { DOCUMENT_DELETED_SKIP, type IngestResult } from './types.js';
+import { settlesWithin } from './settles-within.js';
 
 /**
  * Settings of a worker process. The lock and stall defaults let another worker resume the job of a SIGKILLed
@@ -290,17 +291,4 @@ async function readable(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/** True when `promise` settles within `ms`. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, ms));
-  });
-  try {
-    return await Promise.race([promise.then(() => true as const, () => true as const), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

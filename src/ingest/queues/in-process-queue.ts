@@ -6,6 +6,7 @@ import type { Logger } from '../../logger.js';
 import type { IngestJob, IngestQueue, IngestResult, JobState, JobStatus, UploadReferences } from '../types.js';
 import { DOCUMENT_DELETED_SKIP, ingestJobSchema } from '../types.js';
 import type { ProgressListener } from '../pipeline.js';
+import { settlesWithin } from '../settles-within.js';
 
 /** Runs one job; the pipeline in production. */
 export type JobProcessor = (params: { job: IngestJob; onProgress: ProgressListener }) => Promise<IngestResult>;
@@ -383,17 +384,4 @@ export class InProcessQueue implements IngestQueue, UploadReferences {
 
 function documentKey(job: Pick<IngestJob, 'collection' | 'documentId'>): string {
   return `${job.collection}\u0000${job.documentId}`;
-}
-
-/** True when `promise` settles within `ms`. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, ms));
-  });
-  try {
-    return await Promise.race([promise.then(() => true as const, () => true as const), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
