@@ -58,7 +58,7 @@ const envSchema = z.object({
   EMBED_CACHE_SIZE: int(0, 1_000_000).default(10_000),
   RERANK_MODEL: z.string().default('Xenova/ms-marco-MiniLM-L-6-v2'),
   RERANK_DTYPE: z.enum(['fp32', 'q8']).default('q8'),
-  RERANK_CANDIDATES: int(1, 200).default(6),
+  RERANK_CANDIDATES: int(1, 200).default(5),
   RERANK_MAX_TOKENS: int(16, 512).default(96),
   RERANK_THREADS: int(1, 64).default(2),
   MODEL_CONCURRENCY: int(1, 64).default(2),
