@@ -56,34 +56,51 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts the service and waits until GET /readyz answers 200; throws with the log tail if it exits or times out. */
-export async function startService(options: StartServiceOptions): Promise<ServiceProcess> {
-  const cwd = options.cwd ?? process.cwd();
-  const port = await freePort();
-  const host = '127.0.0.1';
-  const log = openSync(options.logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join('src', 'serve', 'main.ts')], {
-    cwd,
-    env: { ...options.env, PORT: String(port), HOST: host },
-    stdio: ['ignore', log, log],
-  });
+/** A TypeScript entry point running as a child process. */
+export interface ScriptProcess {
+  pid: number;
+  /** Undefined while it runs; then how it ended (`code 1`, `signal SIGKILL`). */
+  exitReason(): string | undefined;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Runs `script` with node, a `.ts` one as `node --import tsx <script>` (what the tsx CLI runs, but in one process, so
+ * `pid` is the script's own), with stdout and stderr appended to `logFile`.
+ */
+export function startScript(params: { script: string; env: NodeJS.ProcessEnv; logFile: string; cwd?: string }): ScriptProcess {
+  const log = openSync(params.logFile, 'a');
+  const args = params.script.endsWith('.ts') ? ['--import', 'tsx', params.script] : [params.script];
+  const child = spawn(process.execPath, args, { cwd: params.cwd ?? process.cwd(), env: params.env, stdio: ['ignore', log, log] });
   closeSync(log);
-  let exitCode: number | null | undefined;
-  let exitSignal: NodeJS.Signals | null = null;
-  const exited = new Promise<number | null>((resolve) =>
+  let exitReason: string | undefined;
+  const exited = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
-      exitCode = code;
-      exitSignal = signal;
-      resolve(code);
+      exitReason = signal ? `signal ${signal}` : `code ${code}`;
+      resolve();
     }),
   );
+  return {
+    pid: child.pid as number,
+    exitReason: () => exitReason,
+    stop: (graceMs = 30_000) => stopChild(child, exited, graceMs),
+  };
+}
+
+/** Starts the service and waits until GET /readyz answers 200; throws with the log tail if it exits or times out. */
+export async function startService(options: StartServiceOptions): Promise<ServiceProcess> {
+  const port = await freePort();
+  const host = '127.0.0.1';
+  const child = startScript({ script: path.join('src', 'serve', 'main.ts'), env: { ...options.env, PORT: String(port), HOST: host }, logFile: options.logFile, cwd: options.cwd });
 
   const baseUrl = `http://${host}:${port}`;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 180_000);
   for (;;) {
-    if (exitCode !== undefined) throw new Error(`the service exited with code ${exitCode} before it was ready:\n${await logTail(options.logFile)}`);
+    const exitReason = child.exitReason();
+    if (exitReason !== undefined) throw new Error(`the service exited (${exitReason}) before it was ready:\n${await logTail(options.logFile)}`);
     if (Date.now() > deadline) {
-      await stopChild(child, exited, 5_000);
+      await child.stop(5_000);
       throw new Error(`the service was not ready after ${options.readyTimeoutMs ?? 180_000} ms:\n${await logTail(options.logFile)}`);
     }
     try {
@@ -94,17 +111,18 @@ export async function startService(options: StartServiceOptions): Promise<Servic
     }
     await sleep(200);
   }
-  const pid = child.pid as number;
+  const { pid } = child;
   return {
     baseUrl,
     pid,
     logFile: options.logFile,
     memory: () => readProcessMemory(pid),
     assertRunning: () => {
-      if (exitCode === undefined) return;
-      throw new Error(`the service (pid ${pid}) exited unexpectedly (${exitSignal ? `signal ${exitSignal}` : `code ${exitCode}`}); see ${options.logFile}`);
+      const exitReason = child.exitReason();
+      if (exitReason === undefined) return;
+      throw new Error(`the service (pid ${pid}) exited unexpectedly (${exitReason}); see ${options.logFile}`);
     },
-    stop: (graceMs = 30_000) => stopChild(child, exited, graceMs),
+    stop: (graceMs) => child.stop(graceMs),
   };
 }
 
@@ -123,7 +141,7 @@ export function readProcessMemory(pid: number): ProcessMemory | null {
   return { rssMb: field('VmRSS'), peakRssMb: field('VmHWM') };
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<number | null>, graceMs: number): Promise<void> {
+async function stopChild(child: ChildProcess, exited: Promise<void>, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -131,11 +149,12 @@ async function stopChild(child: ChildProcess, exited: Promise<number | null>, gr
   clearTimeout(timer);
 }
 
-async function logTail(file: string, lines = 30): Promise<string> {
+/** The last `lines` lines of `file` (empty when it cannot be read). */
+export async function logTail(file: string, lines = 30): Promise<string> {
   const text = await readFile(file, 'utf8').catch(() => '');
   return text.split('\n').slice(-lines).join('\n');
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
