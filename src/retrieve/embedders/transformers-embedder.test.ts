@@ -206,7 +206,7 @@ describe('TransformersEmbedder loading', () => {
     expect(upstream.message).toContain('npm run models:export');
     expect(upstream.message).toContain('MODELS_OFFLINE');
     expect(upstream.details).toMatchObject({ modelId, modelsDir: emptyDir, offline: true });
-    // embed() reports the same failure, and a later call tries again rather than caching the rejection.
+    // embed() reports the same failure (remembered for the load's back-off, so it answers at once).
     await expect(embedder.embed({ texts: ['x'] })).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
   });
 

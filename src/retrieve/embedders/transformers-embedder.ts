@@ -1,5 +1,6 @@
 import { AutoModel, AutoTokenizer, type PreTrainedModel, type PreTrainedTokenizer, type Tensor } from '@huggingface/transformers';
 import { AppError } from '../../errors/index.js';
+import { LoadWithBackoff } from '../load-with-backoff.js';
 import { encodeSequence, loadModel, notLoadedError, sessionOptions, type ModelDtype, type ModelSource } from '../model-files.js';
 import type { Embedder, TokenCounter } from '../types.js';
 
@@ -35,7 +36,7 @@ export class TransformersEmbedder implements Embedder, TokenCounter {
   readonly modelId: string;
   readonly maxBatchSize: number;
   private readonly options: TransformersEmbedderOptions;
-  private loading: Promise<LoadedEmbedder> | undefined;
+  private readonly loader: LoadWithBackoff<LoadedEmbedder>;
   private loaded: LoadedEmbedder | undefined;
   private readonly wordTokenCounts = new Map<string, number>();
 
@@ -43,6 +44,7 @@ export class TransformersEmbedder implements Embedder, TokenCounter {
     this.options = { ...options };
     this.modelId = options.modelId;
     this.maxBatchSize = options.maxBatchSize;
+    this.loader = new LoadWithBackoff(() => this.loadOnce());
   }
 
   /** Vector length, from the model config (`hidden_size`); available after `load()`. */
@@ -55,13 +57,12 @@ export class TransformersEmbedder implements Embedder, TokenCounter {
     return this.requireLoaded('maxTokens').maxTokens;
   }
 
-  /** Loads tokenizer and model once; concurrent callers share the same promise, and a failed load may be retried. */
+  /**
+   * Loads tokenizer and model once; concurrent callers share the same promise. A failed load is retried only after a
+   * back-off (5 s, doubling to 60 s): until then callers get the same MODEL_UNAVAILABLE at once.
+   */
   load(): Promise<void> {
-    this.loading ??= this.loadOnce().catch((error: unknown) => {
-      this.loading = undefined;
-      throw error;
-    });
-    return this.loading.then(() => undefined);
+    return this.loader.get().then(() => undefined);
   }
 
   /** Loads the model and runs one forward pass so the first real call does not pay for session warm-up. */

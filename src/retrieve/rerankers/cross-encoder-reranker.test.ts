@@ -1,7 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AutoModelForSequenceClassification } from '@huggingface/transformers';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AppError, UpstreamError } from '../../errors/index.js';
 import { CrossEncoderReranker } from './cross-encoder-reranker.js';
 
@@ -133,5 +134,27 @@ describe('CrossEncoderReranker loading', () => {
     expect((error as UpstreamError).message).toContain(emptyDir);
     expect((error as UpstreamError).message).toContain('npm run models:export');
     await expect(reranker.warmup()).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+  });
+
+  it('does not try a failed load again on every call: later calls within the back-off get the same error at once', async () => {
+    // Every file present but the ONNX graph broken: from_pretrained runs and fails (as a failed Hub download would).
+    const target = path.join(emptyDir, 'broken', latencyOnlyModelId);
+    mkdirSync(path.join(target, 'onnx'), { recursive: true });
+    for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(modelsDir, latencyOnlyModelId, file), path.join(target, file));
+    writeFileSync(path.join(target, 'onnx', 'model_quantized.onnx'), 'not an onnx graph');
+    const spy = vi.spyOn(AutoModelForSequenceClassification, 'from_pretrained');
+    try {
+      const reranker = createReranker('q8', { modelsDir: path.join(emptyDir, 'broken') });
+      const first: unknown = await reranker.score({ query, passages: ['x'] }).catch((caught: unknown) => caught);
+      expect(first).toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+      const started = performance.now();
+      const again: unknown = await reranker.score({ query, passages: ['x'] }).catch((caught: unknown) => caught);
+      expect(again).toBe(first);
+      await expect(reranker.load()).rejects.toBe(first);
+      expect(performance.now() - started).toBeLessThan(50);
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

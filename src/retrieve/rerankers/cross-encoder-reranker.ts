@@ -6,6 +6,7 @@ import {
   type PreTrainedTokenizer,
 } from '@huggingface/transformers';
 import { AppError } from '../../errors/index.js';
+import { LoadWithBackoff } from '../load-with-backoff.js';
 import { DEFAULT_INTRA_OP_THREADS, encodeSequence, loadModel, sessionOptions, type EncodedSequence, type ModelDtype, type ModelSource } from '../model-files.js';
 import type { Reranker } from '../types.js';
 
@@ -58,7 +59,7 @@ export class CrossEncoderReranker implements Reranker {
   readonly maxBatchSize: number;
   private readonly options: CrossEncoderRerankerOptions;
   private readonly pairsPerCall: number;
-  private loading: Promise<LoadedReranker> | undefined;
+  private readonly loader: LoadWithBackoff<LoadedReranker>;
 
   constructor(options: CrossEncoderRerankerOptions) {
     if (options.maxTokens !== undefined && !(Number.isInteger(options.maxTokens) && options.maxTokens >= 8)) {
@@ -68,9 +69,14 @@ export class CrossEncoderReranker implements Reranker {
     this.modelId = options.modelId;
     this.maxBatchSize = options.maxBatchSize;
     this.pairsPerCall = Math.max(1, Math.floor(options.pairsPerCall ?? 1));
+    this.loader = new LoadWithBackoff(() => this.loadOnce());
   }
 
-  /** Loads tokenizer and model once; concurrent callers share the same promise, and a failed load may be retried. */
+  /**
+   * Loads tokenizer and model once; concurrent callers share the same promise. A failed load is retried only after a
+   * back-off (5 s, doubling to 60 s): until then reranked requests get MODEL_UNAVAILABLE at once and fall back to fused
+   * order, instead of each starting a download attempt and waiting out RERANK_TIMEOUT_MS.
+   */
   load(): Promise<void> {
     return this.loaded().then(() => undefined);
   }
@@ -87,8 +93,7 @@ export class CrossEncoderReranker implements Reranker {
 
   /** Releases the ONNX session; a later call loads the model again. */
   async dispose(): Promise<void> {
-    const loading = this.loading;
-    this.loading = undefined;
+    const loading = this.loader.reset();
     if (loading) await (await loading.catch(() => undefined))?.model.dispose();
   }
 
@@ -118,11 +123,7 @@ export class CrossEncoderReranker implements Reranker {
   }
 
   private loaded(): Promise<LoadedReranker> {
-    this.loading ??= this.loadOnce().catch((error: unknown) => {
-      this.loading = undefined;
-      throw error;
-    });
-    return this.loading;
+    return this.loader.get();
   }
 
   private async loadOnce(): Promise<LoadedReranker> {
