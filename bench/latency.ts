@@ -37,6 +37,7 @@ const USAGE = `npm run bench -- [options]
   --budgets FILE          check bench/budgets.json-style budgets; exit 1 when one fails
   --enforce-targets       also fail on the query-path targets (reported only by default)
   --rebuild-cache         re-ingest even when a cached data directory exists
+  --prepare-only          build (or check) the cached corpus of every size, measure nothing, write no report
   --out DIR               report directory (default bench/results)`;
 
 const COLLECTION = 'bench';
@@ -54,6 +55,7 @@ interface Options {
   budgets: string | undefined;
   enforceTargets: boolean;
   rebuildCache: boolean;
+  prepareOnly: boolean;
   out: string;
 }
 
@@ -72,6 +74,7 @@ function parseOptions(argv: string[]): Options {
       budgets: { type: 'string' },
       'enforce-targets': { type: 'boolean', default: false },
       'rebuild-cache': { type: 'boolean', default: false },
+      'prepare-only': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -101,6 +104,7 @@ function parseOptions(argv: string[]): Options {
     budgets: values.budgets,
     enforceTargets: values['enforce-targets'] ?? false,
     rebuildCache: values['rebuild-cache'] ?? false,
+    prepareOnly: values['prepare-only'] ?? false,
     out: values.out ?? path.join('bench', 'results'),
   };
 }
@@ -324,6 +328,20 @@ async function main(): Promise<number> {
   const pageList = options.short ? subset : [...subset, ...(await allPages()).filter((page) => !subset.includes(page))];
   log(`reading ${pageList.length} Python doc pages`);
   const pages = await readPages(pageList);
+
+  if (options.prepareOnly) {
+    // Ingestion of a large size takes most of an hour; building the caches ahead keeps the timed run short.
+    try {
+      for (const targetChunks of options.sizes) {
+        const prepared = await prepareSizeCorpus(targetChunks, options, pages, dirs);
+        log(`corpus ${targetChunks}: ${prepared.manifest.load.chunks} chunks, cache ${prepared.cache.used ? 'present' : 'built'} (${prepared.cache.dir})`);
+        await rm(prepared.dataDir, { recursive: true, force: true });
+      }
+    } finally {
+      await rm(dirs.data, { recursive: true, force: true });
+    }
+    return 0;
+  }
 
   const serviceConfig = loadConfig({ ...benchServiceEnv({}), DATA_DIR: '/tmp/unused' });
   const pool = buildQueryPool({ questions: await loadEvalQuestions(), pages, seed: options.seed, maxChars: serviceConfig.server.maxQueryChars });
