@@ -80,6 +80,27 @@ describe('reranking with the cross-encoder loaded at startup', () => {
     expect(explicit.body.rerank).toEqual({ applied: true, candidates: 4 });
   });
 
+  it('reranks more candidates than one cross-encoder call takes (maxBatchSize 32) without failing', async () => {
+    // One long document: far more than 32 chunks of ~200 tokens, each a distinct numbered paragraph.
+    const paragraphs = Array.from({ length: 45 }, (_, i) =>
+      `Section ${i + 1}. ${PASSAGES[i % PASSAGES.length]} This rule was reviewed in quarter ${(i % 4) + 1} of year ${2000 + i} by team ${i}. `.repeat(6),
+    );
+    const big = `${collection}_big`;
+    const { body: upload } = await postJson<{ jobs: { jobId: string }[] }>(`${service.baseUrl}/v1/collections/${big}/documents`, {
+      documentId: 'handbook',
+      text: paragraphs.join('\n\n'),
+    });
+    const job = await waitForJob(service.baseUrl, upload.jobs[0]!.jobId);
+    expect(job.state).toBe('completed');
+    expect(job.chunks).toBeGreaterThan(40);
+    const { status, body } = await search(service, big, { query: 'how long is parental leave', topK: 5, rerank: true, candidates: 40 });
+    expect(status).toBe(200);
+    expect(body.rerank).toEqual({ applied: true, candidates: 40 });
+    expect(body.results).toHaveLength(5);
+    const scores = body.results.map((hit) => hit.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+  });
+
   it('says nothing about reranking when it was not asked for', async () => {
     const { body } = await search(service, collection, { query: 'office hours' });
     expect(body.rerank).toBeUndefined();

@@ -132,7 +132,15 @@ export class Retriever {
     const { reranker, timeouts } = this.deps;
     if (hits.length === 0) return hits;
     if (!reranker) throw new UpstreamError('RERANKER_UNAVAILABLE', 'Reranking is not configured on this deployment (set RERANK_MODEL)', { retryable: false });
-    const scores = await this.withModelSlot('rerank', timeouts.rerankMs, () => reranker.score({ query, passages: hits.map((hit) => hit.text) }));
+    const passages = hits.map((hit) => hit.text);
+    // A request may ask for more candidates (up to 200) than one score() call takes: the retriever batches, not the adapter.
+    const scores = await this.withModelSlot('rerank', timeouts.rerankMs, async () => {
+      const all: number[] = [];
+      for (let start = 0; start < passages.length; start += reranker.maxBatchSize) {
+        all.push(...(await reranker.score({ query, passages: passages.slice(start, start + reranker.maxBatchSize) })));
+      }
+      return all;
+    });
     return hits.map((hit, index) => ({ ...hit, score: scores[index] ?? Number.NEGATIVE_INFINITY })).sort((a, b) => b.score - a.score);
   }
 
