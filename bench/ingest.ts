@@ -36,6 +36,7 @@ import { PYTHON_DOCS_ROOT, allPages, requirePythonDocs, subsetPages } from './li
 import { writeReportFiles } from './lib/report-files.js';
 import { logTail, readProcessMemory, sleep, startScript } from './lib/service-process.js';
 import { round } from './lib/stats.js';
+import { integerOption } from './lib/cli-options.js';
 
 const USAGE = `npm run bench:ingest -- [options]
   --pages N        Python doc pages (fixtures/eval/corpus-subset.txt first, then the other content pages); default 60
@@ -87,8 +88,7 @@ function parseOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const pages = Number(values.pages);
-  if (!Number.isInteger(pages) || pages < 0) throw new Error(`--pages takes a whole number, got '${values.pages}'`);
+  const pages = integerOption(values.pages, 'pages', 60, { min: 0 });
   return { pages, pdf: values.pdf, skipWorker: values['skip-worker'], worker: values.worker, redis: values.redis, check: values.check, out: values.out };
 }
 

@@ -24,6 +24,7 @@ import type { Summary } from './lib/stats.js';
 import { startService } from './lib/service-process.js';
 import { buildSentencePool, syntheticDocuments, SYNTHETIC_GENERATOR_VERSION } from './lib/synthetic-documents.js';
 import { writeReportFiles } from './lib/report-files.js';
+import { integerListOption, integerOption } from './lib/cli-options.js';
 
 const USAGE = `npm run bench -- [options]
   --short                 CI size: --sizes 1000 --queries 200 --max-seconds 30 --warmup 10
@@ -84,23 +85,16 @@ function parseOptions(argv: string[]): Options {
     process.exit(0);
   }
   const short = values.short ?? false;
-  const list = (raw: string | undefined, fallback: number[], name: string) => {
-    if (raw === undefined) return fallback;
-    const numbers = raw.split(',').map((part) => Number(part.trim()));
-    if (numbers.some((value) => !Number.isInteger(value) || value <= 0)) throw new Error(`--${name} takes positive integers separated by commas, got '${raw}'`);
-    return numbers;
-  };
-  const integer = (raw: string | undefined, fallback: number, name: string) => (list(raw, [fallback], name)[0] as number);
-  const concurrency = list(values.concurrency, [1, 4, 16], 'concurrency');
+  const concurrency = integerListOption(values.concurrency, 'concurrency', [1, 4, 16]);
   return {
     short,
-    sizes: list(values.sizes, short ? [1000] : [1000, 10_000, 100_000], 'sizes'),
-    queries: integer(values.queries, short ? 200 : 300, 'queries'),
+    sizes: integerListOption(values.sizes, 'sizes', short ? [1000] : [1000, 10_000, 100_000]),
+    queries: integerOption(values.queries, 'queries', short ? 200 : 300),
     concurrency: concurrency.includes(1) ? concurrency : [1, ...concurrency],
-    warmup: integer(values.warmup, short ? 10 : 20, 'warmup'),
-    maxSeconds: integer(values['max-seconds'], short ? 30 : 180, 'max-seconds'),
-    topK: integer(values['top-k'], 10, 'top-k'),
-    seed: integer(values.seed, 42, 'seed'),
+    warmup: integerOption(values.warmup, 'warmup', short ? 10 : 20),
+    maxSeconds: integerOption(values['max-seconds'], 'max-seconds', short ? 30 : 180),
+    topK: integerOption(values['top-k'], 'top-k', 10, { max: 100 }),
+    seed: integerOption(values.seed, 'seed', 42),
     budgets: values.budgets,
     enforceTargets: values['enforce-targets'] ?? false,
     rebuildCache: values['rebuild-cache'] ?? false,

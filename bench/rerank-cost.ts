@@ -23,6 +23,7 @@ import { CrossEncoderReranker, type CrossEncoderRerankerOptions } from '../src/r
 import type { ModelDtype } from '../src/retrieve/model-files.js';
 import { writeReportFiles } from './lib/report-files.js';
 import { percentile, round } from './lib/stats.js';
+import { integerListOption, integerOption } from './lib/cli-options.js';
 
 const LATENCY_ONLY_MODEL = 'local/minilm-l6-cross-encoder-LATENCY-ONLY';
 
@@ -188,10 +189,6 @@ async function measure(scorer: Scorer, sets: PairSet[], reps: number, reference:
   };
 }
 
-function list(value: string): number[] {
-  return value.split(',').map(Number).filter((n) => Number.isFinite(n) && n > 0);
-}
-
 function markdownTable(cells: Cell[]): string {
   const rows = cells.map((c) =>
     `| ${c.dtype} | ${c.threads} | ${c.shape} | ${c.pairTokens} | ${c.msPerPairP50.toFixed(2)} | ${c.msPerPairP95.toFixed(2)} | ${c.cpuMsPerPair?.toFixed(2) ?? '–'} | ${(1000 / c.msPerPairP50).toFixed(0)} | ${Number.isNaN(c.maxScoreDelta) ? '–' : c.maxScoreDelta} | ${c.deterministic ? 'yes' : 'NO'} | ${c.loadAverage[0]?.toFixed(2)} |`,
@@ -217,13 +214,14 @@ async function main(): Promise<void> {
       out: { type: 'string', default: 'bench/results' },
     },
   });
-  const lengths = list(args.lengths);
-  const batches = list(args.batches);
-  const batchLengths = new Set(list(args['batch-lengths']));
-  const threadCounts = list(args.threads);
-  const dtypes = args.dtypes.split(',') as ModelDtype[];
-  const reps = Number(args.reps);
-  const sets = readPairs(Number(args.pairs));
+  const lengths = integerListOption(args.lengths, 'lengths', [], { min: 8, max: 512 });
+  const batches = integerListOption(args.batches, 'batches', []);
+  const batchLengths = new Set(integerListOption(args['batch-lengths'], 'batch-lengths', [], { min: 8, max: 512 }));
+  const threadCounts = integerListOption(args.threads, 'threads', [], { max: 64 });
+  const dtypes = args.dtypes.split(',').map((dtype) => dtype.trim());
+  if (dtypes.some((dtype) => dtype !== 'q8' && dtype !== 'fp32')) throw new Error(`--dtypes takes q8 and/or fp32 separated by commas, got '${args.dtypes}'`);
+  const reps = integerOption(args.reps, 'reps', 6);
+  const sets = readPairs(integerOption(args.pairs, 'pairs', 32, { max: 256 }));
   const startedAt = new Date();
   const loadAverageAtStart = os.loadavg().map((value) => round(value));
   const cells: Cell[] = [];
@@ -233,7 +231,7 @@ async function main(): Promise<void> {
   };
   console.log(markdownTable([]));
 
-  for (const dtype of dtypes) {
+  for (const dtype of dtypes as ModelDtype[]) {
     for (const pairTokens of lengths) {
       let reference: number[] | undefined;
       for (const threads of threadCounts) {

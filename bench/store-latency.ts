@@ -18,6 +18,7 @@ import * as lancedb from '@lancedb/lancedb';
 import { TransformersEmbedder } from '../src/retrieve/embedders/transformers-embedder.js';
 import { LanceDbVectorStore, tableNameOf } from '../src/retrieve/stores/lancedb-store.js';
 import type { ChunkRecord, SearchMode, SearchParams } from '../src/retrieve/types.js';
+import { integerOption } from './lib/cli-options.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,9 +26,9 @@ const { values: args } = parseArgs({
     dir: { type: 'string' }, corpus: { type: 'string', default: 'synthetic' },
   },
 });
-const ROWS = Number(args.rows);
-const DIMS = Number(args.dims);
-const QUERIES = Number(args.queries);
+const ROWS = integerOption(args.rows, 'rows', 10_000);
+const DIMS = integerOption(args.dims, 'dims', 384, { max: 4096 });
+const QUERIES = integerOption(args.queries, 'queries', 100);
 const CHUNKS_PER_DOC = 20;
 const COLLECTION = 'bench';
 const OFF = { annIndexThresholdRows: Number.MAX_SAFE_INTEGER, indexRefreshRows: Number.MAX_SAFE_INTEGER, indexRefreshIdleMs: 2 ** 31 - 1 };
