@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BullMqQueue, DEFAULT_PREFIX, ingestKeys } from '../src/ingest/queues/bullmq-queue.js';
+import { type BullMqQueue } from '../src/ingest/queues/bullmq-queue.js';
 import type { JobStatus } from '../src/ingest/types.js';
 import { IngestWorker } from '../src/ingest/worker.js';
 import { createLogger } from '../src/logger.js';
 import { postJson, startTestService, uploadFiles, waitForJob, type TestService } from './helpers/service.js';
+import { removeTestQueue } from './helpers/redis.js';
 
 /**
  * DELETE /v1/collections/{c}/documents/{id} against ingestion jobs of the same document that are still queued, on
@@ -127,11 +128,8 @@ describe('DELETE of a document with a queued job, BullMQ with a separate worker'
 
   afterAll(async () => {
     await stopWorker();
-    await (service?.runtime.queue as BullMqQueue | undefined)?.queue.obliterate({ force: true });
+    await removeTestQueue({ queue: service?.runtime.queue as BullMqQueue | undefined, redis, name: queueName });
     await service?.close();
-    const keys = await redis.keys(ingestKeys(DEFAULT_PREFIX, queueName).pattern);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
   });
 
   it('cancels jobs no worker has reached, keeps the document deleted once the queue drains, and indexes a later upload', async () => {

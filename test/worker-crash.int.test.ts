@@ -9,11 +9,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenChunker } from '../src/ingest/chunkers/token-chunker.js';
 import { parserFor } from '../src/ingest/parsers/index.js';
-import { BullMqQueue, DEFAULT_PREFIX, ingestKeys, type IngestProgress } from '../src/ingest/queues/bullmq-queue.js';
+import { BullMqQueue, type IngestProgress } from '../src/ingest/queues/bullmq-queue.js';
 import type { IngestJob, JobStatus } from '../src/ingest/types.js';
 import { createLogger } from '../src/logger.js';
 import { TransformersEmbedder } from '../src/retrieve/embedders/transformers-embedder.js';
 import { LanceDbVectorStore, tableNameOf } from '../src/retrieve/stores/lancedb-store.js';
+import { removeTestQueue } from './helpers/redis.js';
 
 /**
  * Real worker processes (`node --import tsx src/ingest/worker-main.ts`, what `npm run worker` runs) on real Redis
@@ -123,13 +124,7 @@ describe('worker processes: SIGKILL recovery and SIGTERM drain', () => {
 
   afterAll(async () => {
     for (const worker of workers) if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
-    await queue?.queue.obliterate({ force: true });
-    await queue?.close();
-    if (redis) {
-      const keys = await redis.keys(ingestKeys(DEFAULT_PREFIX, queueName).pattern);
-      if (keys.length > 0) await redis.del(...keys);
-      await redis.quit();
-    }
+    await removeTestQueue({ queue, redis, name: queueName });
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 

@@ -6,11 +6,12 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UnprocessableDocumentError } from '../errors/index.js';
 import { createLogger } from '../logger.js';
-import { BullMqQueue, DEFAULT_PREFIX, ingestKeys } from './queues/bullmq-queue.js';
+import { BullMqQueue } from './queues/bullmq-queue.js';
 import { InProcessQueue, type JobProcessor } from './queues/in-process-queue.js';
 import type { IngestJob, IngestQueue, JobStatus } from './types.js';
 import { sweepUploads } from './upload-sweeper.js';
 import { IngestWorker } from './worker.js';
+import { removeTestQueue } from '../../test/helpers/redis.js';
 
 /**
  * The upload sweep against both real queues (BullMQ on real Redis): it removes old uploads no job needs (nobody's,
@@ -132,11 +133,7 @@ describe('sweepUploads', () => {
       open();
       await worker.close();
       await connection.quit();
-      await queue.queue.obliterate({ force: true });
-      await queue.close();
-      const keys = await redis.keys(ingestKeys(DEFAULT_PREFIX, name).pattern);
-      if (keys.length > 0) await redis.del(...keys);
-      await redis.quit();
+      await removeTestQueue({ queue, redis, name });
     });
     await scenario(dir, queue);
   });

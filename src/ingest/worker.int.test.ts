@@ -17,6 +17,7 @@ import { BullMqQueue, DEFAULT_PREFIX, ingestKeys, type IngestProgress } from './
 import type { JobProcessor } from './queues/in-process-queue.js';
 import type { IngestJob, JobStatus } from './types.js';
 import { IngestWorker } from './worker.js';
+import { removeTestQueue } from '../../test/helpers/redis.js';
 
 /**
  * The worker with the real pipeline (parsers, the exported MiniLM model, LanceDB) and real Redis: what a job
@@ -75,11 +76,7 @@ async function setup(processor: JobProcessor, options: { attempts?: number; work
       await connection.quit();
     }
     await events.close();
-    await queue.queue.obliterate({ force: true });
-    await queue.close();
-    const keys = await redis.keys(ingestKeys(DEFAULT_PREFIX, name).pattern);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    await removeTestQueue({ queue, redis, name });
   });
   return { queue, events, redis, name };
 }

@@ -7,6 +7,7 @@ import type { ProgressListener } from '../pipeline.js';
 import type { IngestJob, IngestResult, JobStatus } from '../types.js';
 import { IngestWorker } from '../worker.js';
 import { BullMqQueue, DEFAULT_PREFIX, decodeFailure, ingestKeys } from './bullmq-queue.js';
+import { removeTestQueue } from '../../../test/helpers/redis.js';
 
 /**
  * Queue mechanics against real Redis: states, progress, retry/backoff, failure codes, depth limit, per-document
@@ -28,13 +29,7 @@ function newQueue(overrides: Partial<{ attempts: number; backoffMs: number; maxD
   const name = `test-queue-${randomUUID()}`;
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new BullMqQueue({ name, connection: redis, attempts: 3, backoffMs: 100, maxDepth: 1000, ...overrides }, logger);
-  cleanups.push(async () => {
-    await queue.queue.obliterate({ force: true });
-    await queue.close();
-    const keys = await redis.keys(ingestKeys(DEFAULT_PREFIX, name).pattern);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
-  });
+  cleanups.push(() => removeTestQueue({ queue, redis, name }));
   return { name, queue, redis };
 }
 
