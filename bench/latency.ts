@@ -33,7 +33,9 @@ const USAGE = `npm run bench -- [options]
   --concurrency 1,4,16    clients for the hybrid sweep (default 1,4,16)
   --warmup 20             untimed requests before each scenario (default 20)
   --max-seconds 180       time cap per scenario (default 180)
-  --top-k 10              topK of every search (default 10)
+  --top-k 10              topK of every search (default 10; reranked searches: at most the candidate count)
+  --rerank-sweep 5,10,20  also time reranking at these candidate counts, one client (default: 5,10,20 without the
+                          service's RERANK_CANDIDATES; none with --short); 0 turns it off
   --seed 42               seed of the corpus generator and the query pool
   --budgets FILE          check bench/budgets.json-style budgets; exit 1 when one fails
   --enforce-targets       also fail on the query-path targets (reported only by default)
@@ -52,6 +54,7 @@ interface Options {
   warmup: number;
   maxSeconds: number;
   topK: number;
+  rerankSweep: number[];
   seed: number;
   budgets: string | undefined;
   enforceTargets: boolean;
@@ -71,6 +74,7 @@ function parseOptions(argv: string[]): Options {
       warmup: { type: 'string' },
       'max-seconds': { type: 'string' },
       'top-k': { type: 'string' },
+      'rerank-sweep': { type: 'string' },
       seed: { type: 'string' },
       budgets: { type: 'string' },
       'enforce-targets': { type: 'boolean', default: false },
@@ -94,6 +98,7 @@ function parseOptions(argv: string[]): Options {
     warmup: integerOption(values.warmup, 'warmup', short ? 10 : 20),
     maxSeconds: integerOption(values['max-seconds'], 'max-seconds', short ? 30 : 180),
     topK: integerOption(values['top-k'], 'top-k', 10, { max: 100 }),
+    rerankSweep: values['rerank-sweep'] === '0' ? [] : integerListOption(values['rerank-sweep'], 'rerank-sweep', short ? [] : [5, 10, 20], { max: 200 }),
     seed: integerOption(values.seed, 'seed', 42),
     budgets: values.budgets,
     enforceTargets: values['enforce-targets'] ?? false,
@@ -110,7 +115,7 @@ function log(line: string): void {
 /** The query slices every size uses, so sizes are compared on the same queries. */
 interface QueryPlan {
   warmup: string[];
-  byScenario: Record<Exclude<ScenarioId, 'hybrid-cached'>, string[]>;
+  byScenario: Record<Exclude<ScenarioId, 'hybrid-cached' | 'hybrid-rerank-sweep'>, string[]>;
   sweep: Map<number, string[]>;
 }
 
@@ -122,14 +127,18 @@ async function measureScenario(params: {
   queries: string[];
   warmup: string[];
   options: Options;
-  /** The service's RERANK_CANDIDATES: reranked searches ask for at most this many hits, so the default count is what is timed. */
+  /**
+   * Hits reranked per request: the service's RERANK_CANDIDATES for `hybrid-rerank` (asked for implicitly, so the
+   * default is what is timed), an explicit `candidates` for `hybrid-rerank-sweep`. topK is at most this.
+   */
   rerankCandidates: number;
 }): Promise<ScenarioResult> {
   const { client, scenario, concurrency, options } = params;
   const mode = scenario === 'keyword' || scenario === 'dense' ? scenario : 'hybrid';
-  const rerank = scenario === 'hybrid-rerank';
-  const topK = rerank ? Math.min(options.topK, params.rerankCandidates) : options.topK;
-  const body = (query: string): SearchRequest => ({ query, topK, mode, rerank });
+  const rerank = scenario === 'hybrid-rerank' || scenario === 'hybrid-rerank-sweep';
+  const candidates = rerank ? params.rerankCandidates : undefined;
+  const topK = candidates !== undefined ? Math.min(options.topK, candidates) : options.topK;
+  const body = (query: string): SearchRequest => ({ query, topK, mode, rerank, ...(scenario === 'hybrid-rerank-sweep' ? { candidates } : {}) });
   const send = async (query: string): Promise<Sample> => {
     const { response, clientMs } = await client.search(COLLECTION, body(query));
     return { ok: true, clientMs, server: response.timings };
@@ -147,11 +156,13 @@ async function measureScenario(params: {
     embedCache: scenario === 'hybrid-cached' ? 'hit' : 'disabled',
     concurrency,
     topK,
+    ...(candidates !== undefined ? { candidates } : {}),
     ...summary,
   };
   const client95 = summary.client ? `${summary.client.p50.toFixed(1)}/${summary.client.p95.toFixed(1)}/${summary.client.p99.toFixed(1)}` : '–';
   const server95 = summary.server.totalMs ? `${summary.server.totalMs.p50.toFixed(1)}/${summary.server.totalMs.p95.toFixed(1)}` : '–';
-  log(`  ${scenario.padEnd(14)} c=${String(concurrency).padEnd(2)} ${summary.requests} req ${summary.throughputRps} req/s · client p50/p95/p99 ${client95} ms · server total p50/p95 ${server95} ms${summary.errors > 0 ? ` · ${summary.errors} ERRORS: ${summary.errorExamples[0]}` : ''}`);
+  const label = scenario === 'hybrid-rerank-sweep' ? `rerank ×${candidates}` : scenario;
+  log(`  ${label.padEnd(14)} c=${String(concurrency).padEnd(2)} ${summary.requests} req ${summary.throughputRps} req/s · client p50/p95/p99 ${client95} ms · server total p50/p95 ${server95} ms${summary.errors > 0 ? ` · ${summary.errors} ERRORS: ${summary.errorExamples[0]}` : ''}`);
   return result;
 }
 
@@ -212,9 +223,9 @@ async function measureSize(params: { targetChunks: number; options: Options; pag
   let rawRerank: Summary | null = null;
   const cold = await startService({ env: benchServiceEnv({ DATA_DIR: prepared.dataDir, EMBED_CACHE_SIZE: '0' }), logFile: path.join(dirs.logs, `service-${targetChunks}.log`) });
   const client = new ServiceClient(cold.baseUrl);
-  const measure = async (scenario: ScenarioId, concurrency: number, queries: string[]) => {
+  const measure = async (scenario: ScenarioId, concurrency: number, queries: string[], rerankCandidates = raw.settings.rerankCandidates) => {
     cold.assertRunning();
-    const result = await measureScenario({ client, scenario, concurrency, queries, warmup: plan.warmup, options, rerankCandidates: raw.settings.rerankCandidates });
+    const result = await measureScenario({ client, scenario, concurrency, queries, warmup: plan.warmup, options, rerankCandidates });
     // A service killed from outside (another job's clean-up) must fail the run, not produce a scenario of refused connections.
     cold.assertRunning();
     return result;
@@ -244,6 +255,9 @@ async function measureSize(params: { targetChunks: number; options: Options; pag
     }
     rawRerank = await raw.rerank(sets, 5);
     log(`  raw rerank (bench process, same candidates) p50/p95 ${rawRerank?.p50}/${rawRerank?.p95} ms over ${sets.length} queries`);
+    for (const candidates of options.rerankSweep.filter((count) => count !== raw.settings.rerankCandidates)) {
+      scenarios.push(await measure('hybrid-rerank-sweep', 1, plan.byScenario['hybrid-rerank'], candidates));
+    }
     for (const concurrency of options.concurrency.filter((value) => value !== 1)) scenarios.push(await measure('hybrid', concurrency, plan.sweep.get(concurrency) ?? []));
     afterRun = cold.memory();
   } finally {
@@ -404,7 +418,7 @@ async function main(): Promise<number> {
         note: 'LATENCY-ONLY cross-encoder: timings are real, scores are not; never report quality from it',
       },
     },
-    options: { sizes: options.sizes, queries: options.queries, concurrency: options.concurrency, warmup: options.warmup, maxSecondsPerPhase: options.maxSeconds, topK: options.topK, seed: options.seed },
+    options: { sizes: options.sizes, queries: options.queries, concurrency: options.concurrency, warmup: options.warmup, maxSecondsPerPhase: options.maxSeconds, topK: options.topK, seed: options.seed, rerankSweep: options.rerankSweep },
     queryPool: { size: pool.length, byOrigin, reused: slicer.wrapped },
     rawModel: { ...raw.settings, method: 'the service adapter classes (TransformersEmbedder, CrossEncoderReranker) built with the options src/runtime.ts uses, in the bench process, timed right after the matching scenario while the service idles' },
     sizes,

@@ -19,6 +19,8 @@ export interface SearchRequest {
   topK: number;
   mode: 'dense' | 'keyword' | 'hybrid';
   rerank: boolean;
+  /** Hits reranked (default: the service's RERANK_CANDIDATES). */
+  candidates?: number | undefined;
 }
 
 /** One HTTP exchange: status, parsed JSON body and the client-side round trip in milliseconds. */

@@ -13,8 +13,11 @@ import { renderLineChart } from './svg-chart.js';
 /** Bumped on any change that is not purely additive. */
 export const LATENCY_SCHEMA_VERSION = 1;
 
-/** Scenarios measured at each corpus size. */
-export type ScenarioId = 'keyword' | 'dense' | 'hybrid' | 'hybrid-rerank' | 'hybrid-cached';
+/**
+ * Scenarios measured at each corpus size. `hybrid-rerank` reranks the default RERANK_CANDIDATES (what budgets check);
+ * `hybrid-rerank-sweep` rows rerank another candidate count each (--rerank-sweep), to show the cost per candidate.
+ */
+export type ScenarioId = 'keyword' | 'dense' | 'hybrid' | 'hybrid-rerank' | 'hybrid-rerank-sweep' | 'hybrid-cached';
 
 /** One scenario at one concurrency. */
 export interface ScenarioResult extends LoadSummary {
@@ -25,6 +28,8 @@ export interface ScenarioResult extends LoadSummary {
   embedCache: 'disabled' | 'hit';
   concurrency: number;
   topK: number;
+  /** Hits reranked per request (reranked scenarios only). */
+  candidates?: number;
 }
 
 /** Everything measured at one corpus size. */
@@ -83,7 +88,7 @@ export interface LatencyReport {
     settings: Record<string, string | number | boolean>;
     rerank: { model: string; latencyOnly: true; candidates: number; note: string };
   };
-  options: { sizes: number[]; queries: number; concurrency: number[]; warmup: number; maxSecondsPerPhase: number; topK: number; seed: number };
+  options: { sizes: number[]; queries: number; concurrency: number[]; warmup: number; maxSecondsPerPhase: number; topK: number; seed: number; rerankSweep?: number[] };
   queryPool: { size: number; byOrigin: Record<string, number>; reused: boolean };
   /** Models the raw cost was measured with, and how. */
   rawModel: RawModelSettings & { method: string };
@@ -132,6 +137,7 @@ const SCENARIO_LABELS: Record<ScenarioId, string> = {
   dense: 'dense',
   hybrid: 'hybrid = embed + hybrid search',
   'hybrid-rerank': 'hybrid + rerank (LATENCY-ONLY model)',
+  'hybrid-rerank-sweep': 'hybrid + rerank',
   'hybrid-cached': 'hybrid, embedding-cache hit',
 };
 
@@ -184,7 +190,7 @@ export function renderLatencyMarkdown(report: LatencyReport, chartFile: string):
     for (const scenario of size.scenarios) {
       const server = scenario.server;
       lines.push(
-        `| ${SCENARIO_LABELS[scenario.scenario]} | ${scenario.concurrency} | ${scenario.requests}${scenario.stoppedBy === 'time' ? ' (time cap)' : ''} | ${scenario.throughputRps} | ${ms(scenario.client?.p50)} | ${ms(scenario.client?.p95)} | ${ms(scenario.client?.p99)} | ${ms(scenario.client?.max)} | ${ms(server.embedMs?.p50)} | ${ms(server.searchMs?.p50)} | ${ms(server.searchMs?.p95)} | ${scenario.rerank ? ms(server.rerankMs?.p50) : '–'} | ${scenario.rerank ? ms(server.rerankMs?.p95) : '–'} | ${ms(server.totalMs?.p50)} | ${ms(server.totalMs?.p95)} | ${ms(server.totalMs?.p99)} | ${scenario.errors}${scenario.errorExamples.length > 0 ? ` (${scenario.errorExamples[0]?.slice(0, 80)})` : ''} |`,
+        `| ${SCENARIO_LABELS[scenario.scenario]}${scenario.candidates !== undefined ? `, ${scenario.candidates} candidates` : ''} | ${scenario.concurrency} | ${scenario.requests}${scenario.stoppedBy === 'time' ? ' (time cap)' : ''} | ${scenario.throughputRps} | ${ms(scenario.client?.p50)} | ${ms(scenario.client?.p95)} | ${ms(scenario.client?.p99)} | ${ms(scenario.client?.max)} | ${ms(server.embedMs?.p50)} | ${ms(server.searchMs?.p50)} | ${ms(server.searchMs?.p95)} | ${scenario.rerank ? ms(server.rerankMs?.p50) : '–'} | ${scenario.rerank ? ms(server.rerankMs?.p95) : '–'} | ${ms(server.totalMs?.p50)} | ${ms(server.totalMs?.p95)} | ${ms(server.totalMs?.p99)} | ${scenario.errors}${scenario.errorExamples.length > 0 ? ` (${scenario.errorExamples[0]?.slice(0, 80)})` : ''} |`,
       );
     }
     lines.push('');
