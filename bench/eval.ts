@@ -19,9 +19,13 @@ import { benchServiceEnv, prepareCorpus } from './lib/prepared-corpus.js';
 import { allPages, pythonDocsVersion, readPages, requirePythonDocs, subsetPages } from './lib/python-docs.js';
 import { loadEvalQuestions, type EvalQuestion } from './lib/queries.js';
 import { writeReportFiles } from './lib/report-files.js';
-import { collapseToDocuments, firstRelevantRank, meanMetrics, scoreRanking, type RankingMetrics } from './lib/retrieval-metrics.js';
+import { CANDIDATE_DEPTHS, collapseToDocuments, firstMatchRank, firstRelevantRank, meanMetrics, recallAtDepths, scoreRanking, type RankingMetrics } from './lib/retrieval-metrics.js';
 import { startService } from './lib/service-process.js';
 import { summarize } from './lib/stats.js';
+import { integerOption } from './lib/cli-options.js';
+import { AutoTokenizer } from '@huggingface/transformers';
+import { loadModel } from '../src/retrieve/model-files.js';
+import { pairTokensToReadAnswer, rerankCeiling, RERANK_WINDOWS } from './lib/rerank-window.js';
 
 const USAGE = `npm run eval -- [options]
   --short              index fixtures/eval/corpus-subset.txt (153 pages) instead of every page
@@ -57,8 +61,7 @@ function parseOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const chunks = Number(values.chunks);
-  if (!Number.isInteger(chunks) || chunks < 10 || chunks > 100) throw new Error(`--chunks must be an integer from 10 to 100, got '${values.chunks}'`);
+  const chunks = integerOption(values.chunks, 'chunks', 50, { min: 10, max: 100 });
   return { short: values.short ?? false, floors: values.floors, chunks, rebuildCache: values['rebuild-cache'] ?? false, out: values.out ?? 'bench/results' };
 }
 
@@ -131,6 +134,15 @@ async function evaluate(params: {
   const load = prepared.manifest.load;
   log(`corpus: ${load.documents.pages} pages, ${load.chunks} chunks; cache ${prepared.cache.used ? 'used' : 'built'}`);
 
+  // The cross-encoder's own tokenizer (the latency-only export has the vocabulary of ms-marco-MiniLM), to measure how
+  // much of each candidate a reranker reads at a given RERANK_MAX_TOKENS.
+  const models = loadConfig({ ...env, DATA_DIR: '/tmp/unused' }).models;
+  const rerankTokenizer = await loadModel({ modelId: models.rerankModel, modelsDir: models.dir, offline: models.offline, dtype: models.rerankDtype }, () =>
+    AutoTokenizer.from_pretrained(models.rerankModel),
+  );
+  const countTokens = (text: string) => rerankTokenizer.tokenize(text).length;
+  const neededByQuestion: (number | null)[][] = [];
+
   const service = await startService({ env: { ...env, DATA_DIR: dataDir }, logFile: path.join(runDir, `service-eval-${corpusName}.log`) });
   const client = new ServiceClient(service.baseUrl);
   const perQuestion: QuestionResult[] = questions.map((question) => ({ id: question.id, style: question.style, relevant: question.relevant, byMode: {} }));
@@ -139,16 +151,43 @@ async function evaluate(params: {
     for (const mode of MODES) {
       const scores: { question: EvalQuestion; metrics: RankingMetrics; answer: boolean }[] = [];
       const latencies: number[] = [];
+      const answerRanks: (number | null)[] = [];
+      const relevantRanks: (number | null)[] = [];
       for (const [index, question] of questions.entries()) {
         const { response, clientMs } = await client.search(COLLECTION, { query: question.question, topK: options.chunks, mode, rerank: false });
         latencies.push(clientMs);
         const ranked = collapseToDocuments(response.results);
-        const answer = question.answerContains === undefined ? false : response.results.slice(0, 5).some((hit) => normalise(hit.text).includes(normalise(question.answerContains as string)));
+        const answerText = question.answerContains === undefined ? undefined : normalise(question.answerContains);
+        const answerChunkRank = answerText === undefined ? null : firstMatchRank(response.results, (hit) => normalise(hit.text).includes(answerText));
+        const relevantChunkRank = firstMatchRank(response.results, (hit) => question.relevant.includes(hit.documentId));
+        if (mode === 'hybrid') {
+          const query = normalise(question.question);
+          neededByQuestion.push(
+            response.results.map((hit) => (answerText === undefined ? null : pairTokensToReadAnswer(countTokens, { query, passage: normalise(hit.text), answer: answerText }))),
+          );
+        }
+        const answer = answerChunkRank !== null && answerChunkRank <= 5;
         scores.push({ question, metrics: scoreRanking(ranked, question.relevant), answer });
-        (perQuestion[index] as QuestionResult).byMode[mode] = { top10: ranked.slice(0, 10), firstRelevantRank: firstRelevantRank(ranked, question.relevant, 10), answerInTop5Chunks: answer };
+        answerRanks.push(answerChunkRank);
+        relevantRanks.push(relevantChunkRank);
+        (perQuestion[index] as QuestionResult).byMode[mode] = {
+          top10: ranked.slice(0, 10),
+          firstRelevantRank: firstRelevantRank(ranked, question.relevant, 10),
+          answerInTop5Chunks: answer,
+          relevantChunkRank,
+          answerChunkRank,
+        };
       }
       const byStyle = (style: 'keyword' | 'paraphrase') => meanWithAnswers(scores.filter((score) => score.question.style === style));
-      const result: ModeResult = { mode, baseline: mode === 'keyword', overall: meanWithAnswers(scores), byStyle: { keyword: byStyle('keyword'), paraphrase: byStyle('paraphrase') }, latencyMs: summarize(latencies) };
+      const depths = CANDIDATE_DEPTHS.filter((depth) => depth <= options.chunks);
+      const result: ModeResult = {
+        mode,
+        baseline: mode === 'keyword',
+        overall: meanWithAnswers(scores),
+        byStyle: { keyword: byStyle('keyword'), paraphrase: byStyle('paraphrase') },
+        latencyMs: summarize(latencies),
+        candidateRecall: { depths, relevantPage: recallAtDepths(relevantRanks, depths), answerChunk: recallAtDepths(answerRanks, depths) },
+      };
       modes.push(result);
       log(`  ${mode.padEnd(8)} hit@1 ${result.overall.hitAt1.toFixed(3)} hit@5 ${result.overall.hitAt5.toFixed(3)} MRR@10 ${result.overall.mrrAt10.toFixed(3)} nDCG@10 ${result.overall.ndcgAt10.toFixed(3)}`);
     }
@@ -197,6 +236,12 @@ async function evaluate(params: {
     },
     questions: questions.length,
     modes,
+    rerankCeiling: {
+      mode: 'hybrid',
+      windows: [...RERANK_WINDOWS],
+      depths: CANDIDATE_DEPTHS.filter((depth) => depth <= options.chunks),
+      share: rerankCeiling(neededByQuestion, RERANK_WINDOWS, CANDIDATE_DEPTHS.filter((depth) => depth <= options.chunks)),
+    },
     perQuestion,
     floors: null,
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { collapseToDocuments, firstRelevantRank, hitAt, meanMetrics, ndcgAt, reciprocalRankAt, scoreRanking } from './lib/retrieval-metrics.js';
+import { collapseToDocuments, firstMatchRank, firstRelevantRank, hitAt, meanMetrics, ndcgAt, recallAtDepths, reciprocalRankAt, scoreRanking } from './lib/retrieval-metrics.js';
 
 describe('collapseToDocuments', () => {
   it('keeps the first occurrence of each page in rank order', () => {
@@ -70,5 +70,17 @@ describe('scoreRanking and meanMetrics', () => {
 
   it('averages nothing to zeros', () => {
     expect(meanMetrics([])).toEqual({ questions: 0, hitAt1: 0, hitAt5: 0, mrrAt10: 0, ndcgAt10: 0 });
+  });
+});
+
+describe('candidate recall', () => {
+  it('finds the 1-based rank of the first match, or null', () => {
+    expect(firstMatchRank(['a', 'b', 'c'], (item) => item === 'b')).toBe(2);
+    expect(firstMatchRank(['a'], (item) => item === 'z')).toBeNull();
+  });
+
+  it('gives the share of ranks within each depth, misses counting as not found', () => {
+    expect(recallAtDepths([1, 6, 12, null], [5, 10, 20])).toEqual([0.25, 0.5, 0.75]);
+    expect(recallAtDepths([], [5])).toEqual([]);
   });
 });

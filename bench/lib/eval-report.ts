@@ -19,6 +19,12 @@ export interface ModeResult {
   byStyle: { keyword: MeanMetrics; paraphrase: MeanMetrics };
   /** HTTP round trip of the eval searches (single client, topK chunks). */
   latencyMs: Summary | null;
+  /**
+   * Recall of the first `depths[i]` chunks before any reranking: the share of questions with a chunk of a labelled
+   * page (`relevantPage`) and with a chunk holding the answer text (`answerChunk`) among them. A reranker over N
+   * candidates can only reorder these, so this is the ceiling of reranking N candidates.
+   */
+  candidateRecall?: { depths: number[]; relevantPage: number[]; answerChunk: number[] };
 }
 
 /** One question's outcome per mode. */
@@ -26,7 +32,17 @@ export interface QuestionResult {
   id: string;
   style: 'keyword' | 'paraphrase';
   relevant: string[];
-  byMode: Record<string, { top10: string[]; firstRelevantRank: number | null; answerInTop5Chunks: boolean }>;
+  byMode: Record<
+    string,
+    {
+      top10: string[];
+      firstRelevantRank: number | null;
+      answerInTop5Chunks: boolean;
+      /** 1-based rank among the chunks of the first chunk of a labelled page, and of the first holding the answer. */
+      relevantChunkRank?: number | null;
+      answerChunkRank?: number | null;
+    }
+  >;
 }
 
 /** The whole eval report. */
@@ -52,6 +68,12 @@ export interface EvalReport {
   method: { chunksPerSearch: number; k: number; gains: string; collapse: string };
   questions: number;
   modes: ModeResult[];
+  /**
+   * Ceiling of reranking the default mode's first `depths[j]` chunks with pairs cut to `windows[i]` tokens
+   * (RERANK_CANDIDATES × RERANK_MAX_TOKENS): `share[i][j]` of the questions have a chunk among them whose answer text
+   * lies within the tokens the cross-encoder reads (tokenizer of the configured reranker).
+   */
+  rerankCeiling?: { mode: 'hybrid'; windows: number[]; depths: number[]; share: number[][] };
   perQuestion: QuestionResult[];
   floors: { file: string; passed: boolean; results: CheckResult[] } | null;
 }
@@ -88,6 +110,36 @@ export function renderEvalMarkdown(report: EvalReport): string {
   for (const style of ['keyword', 'paraphrase'] as const) {
     lines.push('', `## ${style === 'keyword' ? 'Keyword-style questions (use the page\'s own terms)' : 'Paraphrased questions (avoid the page\'s distinctive words)'}`, '', ...header);
     for (const mode of report.modes) lines.push(metricRow(LABELS[mode.mode], mode.byStyle[style]));
+  }
+  const withRecall = report.modes.filter((mode) => mode.candidateRecall !== undefined);
+  const depths = withRecall[0]?.candidateRecall?.depths ?? [];
+  if (depths.length > 0) {
+    lines.push(
+      '',
+      '## Candidate recall: the ceiling of reranking N candidates',
+      '',
+      'Share of questions with a chunk of a labelled page / a chunk holding the answer text among the first N chunks (no reranking). A reranker over N candidates can only reorder these.',
+      '',
+      `| mode | ${depths.map((depth) => `N=${depth}`).join(' | ')} |`,
+      `| --- | ${depths.map(() => '---:').join(' | ')} |`,
+    );
+    for (const mode of withRecall) {
+      const recall = mode.candidateRecall!;
+      lines.push(`| ${LABELS[mode.mode]} | ${recall.depths.map((_, i) => `${metric(recall.relevantPage[i] ?? 0)} / ${metric(recall.answerChunk[i] ?? 0)}`).join(' | ')} |`);
+    }
+  }
+  const ceiling = report.rerankCeiling;
+  if (ceiling) {
+    lines.push(
+      '',
+      `## Ceiling of reranking: N candidates (RERANK_CANDIDATES) × T tokens per pair (RERANK_MAX_TOKENS), ${ceiling.mode}`,
+      '',
+      'Share of questions where one of the first N chunks holds the answer text within the first T tokens of its `[CLS] query [SEP] passage [SEP]` pair, i.e. where a cross-encoder is given the answer and can read it. No trained cross-encoder is involved: this bounds what any reranker could surface into the top N.',
+      '',
+      `| T \\ N | ${ceiling.depths.map((depth) => `${depth}`).join(' | ')} |`,
+      `| ---: | ${ceiling.depths.map(() => '---:').join(' | ')} |`,
+      ...ceiling.windows.map((window, i) => `| ${window} | ${ceiling.depths.map((_, j) => metric(ceiling.share[i]?.[j] ?? 0)).join(' | ')} |`),
+    );
   }
   lines.push('', '## Search latency during the eval (HTTP round trip, ms)', '', '| mode | p50 | p95 | max |', '| --- | ---: | ---: | ---: |');
   for (const mode of report.modes) lines.push(`| ${LABELS[mode.mode]} | ${mode.latencyMs?.p50 ?? '–'} | ${mode.latencyMs?.p95 ?? '–'} | ${mode.latencyMs?.max ?? '–'} |`);

@@ -95,3 +95,18 @@ export function meanMetrics(scores: readonly RankingMetrics[]): RankingMetrics &
     ndcgAt10: mean((score) => score.ndcgAt10),
   };
 }
+
+/** Candidate-list depths at which the eval reports recall: what a reranker over that many hits could reach at best. */
+export const CANDIDATE_DEPTHS = [5, 10, 15, 20, 30, 50] as const;
+
+/** 1-based rank of the first item matching `predicate`, or null when none does. */
+export function firstMatchRank<T>(items: readonly T[], predicate: (item: T) => boolean): number | null {
+  const index = items.findIndex(predicate);
+  return index === -1 ? null : index + 1;
+}
+
+/** Share of `ranks` (1-based, null for "not found") at or above each depth, rounded to 0.001; [] for no ranks. */
+export function recallAtDepths(ranks: readonly (number | null)[], depths: readonly number[]): number[] {
+  if (ranks.length === 0) return [];
+  return depths.map((depth) => Math.round((ranks.filter((rank) => rank !== null && rank <= depth).length / ranks.length) * 1000) / 1000);
+}
