@@ -409,6 +409,8 @@ async function main(): Promise<number> {
         VECTOR_STORE: serviceConfig.store.kind,
         RERANK_CANDIDATES: serviceConfig.models.rerankCandidates,
         RERANK_MAX_TOKENS: serviceConfig.models.rerankMaxTokens,
+        RERANK_WORKERS: serviceConfig.models.rerankWorkers,
+        RERANK_THREADS: serviceConfig.models.rerankThreads,
         RATE_LIMIT_PER_MINUTE: 0,
       },
       rerank: {

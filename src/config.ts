@@ -59,8 +59,9 @@ const envSchema = z.object({
   RERANK_MODEL: z.string().default('Xenova/ms-marco-MiniLM-L-6-v2'),
   RERANK_DTYPE: z.enum(['fp32', 'q8']).default('q8'),
   RERANK_CANDIDATES: int(1, 200).default(5),
-  RERANK_MAX_TOKENS: int(16, 512).default(96),
-  RERANK_THREADS: int(1, 64).default(2),
+  RERANK_MAX_TOKENS: int(16, 512).default(192),
+  RERANK_THREADS: int(1, 64).default(1),
+  RERANK_WORKERS: int(0, 64).default(2),
   MODEL_CONCURRENCY: int(1, 64).default(2),
   MODEL_QUEUE_LIMIT: int(0, 100_000).default(256),
 
@@ -131,8 +132,10 @@ export interface Config {
     rerankCandidates: number;
     /** Tokens per (query, passage) pair the cross-encoder reads; longer passages are cut (RERANK_MAX_TOKENS). */
     rerankMaxTokens: number;
-    /** ONNX intra-op threads of the cross-encoder session (RERANK_THREADS). */
+    /** ONNX intra-op threads of each cross-encoder session (RERANK_THREADS). */
     rerankThreads: number;
+    /** Worker processes scoring a request's candidates in parallel, one session each; 0: one session in the API process (RERANK_WORKERS). */
+    rerankWorkers: number;
     concurrency: number;
     queueLimit: number;
   };
@@ -226,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       rerankCandidates: e.RERANK_CANDIDATES,
       rerankMaxTokens: e.RERANK_MAX_TOKENS,
       rerankThreads: e.RERANK_THREADS,
+      rerankWorkers: e.RERANK_WORKERS,
       concurrency: e.MODEL_CONCURRENCY,
       queueLimit: e.MODEL_QUEUE_LIMIT,
     },

@@ -17,6 +17,7 @@ import type { Logger } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { TransformersEmbedder } from './retrieve/embedders/transformers-embedder.js';
 import { CrossEncoderReranker } from './retrieve/rerankers/cross-encoder-reranker.js';
+import { CrossEncoderWorkerPool } from './retrieve/rerankers/cross-encoder-worker-pool.js';
 import { Answerer } from './retrieve/answer/answerer.js';
 import { OpenAIChatGenerator } from './retrieve/answer/openai-chat-generator.js';
 import { ANSWER_PROMPT, PromptLibrary } from './retrieve/answer/prompts.js';
@@ -73,19 +74,11 @@ export async function createIngestComponents(config: Readonly<Config>, logger: L
 
 /** Builds the embedder, store, pipeline, queue and retriever; loads and warms the embedding model. */
 export async function createRuntime(config: Readonly<Config>, logger: Logger): Promise<Runtime> {
-  const modelSource = { modelsDir: config.models.dir, offline: config.models.offline };
   const metrics = createMetrics();
   const loadStarted = performance.now();
   const { embedder, store, pipeline } = await createIngestComponents(config, logger);
   metrics.modelLoadSeconds.set({ role: 'embed', model: embedder.modelId }, (performance.now() - loadStarted) / 1000);
-  const reranker = new CrossEncoderReranker({
-    ...modelSource,
-    modelId: config.models.rerankModel,
-    dtype: config.models.rerankDtype,
-    maxBatchSize: Math.max(config.models.rerankCandidates, 32),
-    maxTokens: config.models.rerankMaxTokens,
-    intraOpThreads: config.models.rerankThreads,
-  });
+  const reranker = createReranker(config);
   await warmReranker(reranker, logger, metrics);
 
   const queue = await createQueue(config, pipeline, logger, metrics);
@@ -147,8 +140,30 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
       await queue.close();
       await store.close();
       await feedback.close();
+      await reranker.dispose();
     },
   };
+}
+
+/** A reranker this process runs itself (loaded, warmed and stopped with the runtime). */
+export type LocalReranker = CrossEncoderReranker | CrossEncoderWorkerPool;
+
+/**
+ * The cross-encoder as configured: RERANK_WORKERS processes scoring each request's candidates in parallel (the
+ * default; see CrossEncoderWorkerPool for the measurements), or with RERANK_WORKERS=0 one session in this process.
+ * bench/lib/raw-model.ts builds its raw reranker here too, so the two cannot drift apart.
+ */
+export function createReranker(config: Readonly<Config>): LocalReranker {
+  const options = {
+    modelsDir: config.models.dir,
+    offline: config.models.offline,
+    modelId: config.models.rerankModel,
+    dtype: config.models.rerankDtype,
+    maxBatchSize: Math.max(config.models.rerankCandidates, 32),
+    maxTokens: config.models.rerankMaxTokens,
+    intraOpThreads: config.models.rerankThreads,
+  };
+  return config.models.rerankWorkers > 0 ? new CrossEncoderWorkerPool({ ...options, workers: config.models.rerankWorkers }) : new CrossEncoderReranker(options);
 }
 
 /**
@@ -156,7 +171,7 @@ export async function createRuntime(config: Readonly<Config>, logger: Logger): P
  * model does not stop the service: search works without it, reranked requests fall back to fused order (and say so),
  * and /readyz reports the reranker as an optional check until a later load succeeds.
  */
-async function warmReranker(reranker: CrossEncoderReranker, logger: Logger, metrics: ServiceMetrics): Promise<void> {
+async function warmReranker(reranker: LocalReranker, logger: Logger, metrics: ServiceMetrics): Promise<void> {
   const started = performance.now();
   try {
     await reranker.warmup();

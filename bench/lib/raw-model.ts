@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config.js';
 import { TransformersEmbedder } from '../../src/retrieve/embedders/transformers-embedder.js';
-import { CrossEncoderReranker } from '../../src/retrieve/rerankers/cross-encoder-reranker.js';
+import { createReranker, type LocalReranker } from '../../src/runtime.js';
 import { summarize, type Summary } from './stats.js';
 
 /**
@@ -27,20 +27,13 @@ export interface RawModelSettings {
 export class RawModelTimer {
   readonly settings: RawModelSettings;
   private readonly embedder: TransformersEmbedder;
-  private readonly reranker: CrossEncoderReranker;
+  private readonly reranker: LocalReranker;
 
   constructor(env: NodeJS.ProcessEnv) {
     const config = loadConfig({ ...env, DATA_DIR: '/tmp/unused' });
     const source = { modelsDir: config.models.dir, offline: config.models.offline };
     this.embedder = new TransformersEmbedder({ ...source, modelId: config.models.embedModel, dtype: config.models.embedDtype, maxBatchSize: config.models.embedBatchSize });
-    this.reranker = new CrossEncoderReranker({
-      ...source,
-      modelId: config.models.rerankModel,
-      dtype: config.models.rerankDtype,
-      maxBatchSize: Math.max(config.models.rerankCandidates, 32),
-      maxTokens: config.models.rerankMaxTokens,
-      intraOpThreads: config.models.rerankThreads,
-    });
+    this.reranker = createReranker(config);
     this.settings = {
       embedModel: config.models.embedModel,
       embedDtype: config.models.embedDtype,
