@@ -134,9 +134,14 @@ describe('Open mode (no API_KEYS)', () => {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let output = '';
+        let signalled = false;
         child.stdout.on('data', (chunk: Buffer) => {
           output += chunk.toString();
-          if (output.includes('rag-service listening')) child.kill('SIGTERM');
+          // One SIGTERM: a second one means "exit now" (code 1), and shutdown logs more lines while it stops the reranker workers.
+          if (!signalled && output.includes('rag-service listening')) {
+            signalled = true;
+            child.kill('SIGTERM');
+          }
         });
         child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
         const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);

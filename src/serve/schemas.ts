@@ -172,7 +172,7 @@ export const rerankOutcomeSchema = z
     fallback: z
       .object({ code: z.string(), message: z.string() })
       .optional()
-      .openapi({ description: 'Why reranking was skipped: MODEL_UNAVAILABLE, RERANKER_UNAVAILABLE, STAGE_TIMEOUT or OVERLOADED.' }),
+      .openapi({ description: 'Why reranking was skipped: MODEL_UNAVAILABLE, RERANKER_UNAVAILABLE, RERANKER_FAILED (a reranking worker process died; the next request starts new ones), STAGE_TIMEOUT or OVERLOADED.' }),
   })
   .openapi('RerankOutcome', { description: 'Present when the request asked for reranking.' });
 
