@@ -103,6 +103,7 @@ export function measurementsOf(size: SizeResult): SizeMeasurements {
     'memory.rssAfterLoadMb': size.memory.afterLoad?.rssMb ?? null,
     'memory.rssAfterRunMb': size.memory.afterRun?.rssMb ?? null,
     'memory.peakRssMb': size.memory.afterRun?.peakRssMb ?? null,
+    'memory.workersPeakRssMb': size.memory.afterRun?.children?.peakRssMb ?? null,
     'embedOverhead.ratio': size.embedOverhead?.ratio ?? null,
     'rerankOverhead.ratio': size.rerankOverhead?.ratio ?? null,
     'httpOverhead.p50Ms': hybrid?.client && hybrid.server.totalMs ? round(hybrid.client.p50 - hybrid.server.totalMs.p50) : null,
@@ -227,13 +228,13 @@ export function renderLatencyMarkdown(report: LatencyReport, chartFile: string):
 
   lines.push('## Service memory and disk (MiB; RSS from /proc/<pid>/status)', '');
   lines.push(
-    '| corpus chunks | RSS after ingest | RSS after load + warm-up | RSS after the run | peak RSS (VmHWM) | DATA_DIR after ingest | DATA_DIR compacted |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| corpus chunks | RSS after ingest | RSS after load + warm-up | RSS after the run | peak RSS (VmHWM) | reranker workers: RSS after the run / peak (summed) | DATA_DIR after ingest | DATA_DIR compacted |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const size of report.sizes) {
     const memory = size.memory;
     lines.push(
-      `| ${count(size.chunks)} | ${ms(memory.afterIngest?.rssMb)} | ${ms(memory.afterLoad?.rssMb)} | ${ms(memory.afterRun?.rssMb)} | ${ms(memory.afterRun?.peakRssMb)} | ${ms(size.corpus.diskMbAfterIngest)} | ${ms(size.corpus.diskMbCompacted)} |`,
+      `| ${count(size.chunks)} | ${ms(memory.afterIngest?.rssMb)} | ${ms(memory.afterLoad?.rssMb)} | ${ms(memory.afterRun?.rssMb)} | ${ms(memory.afterRun?.peakRssMb)} | ${memory.afterRun?.children ? `${ms(memory.afterRun.children.rssMb)} / ${ms(memory.afterRun.children.peakRssMb)} (${memory.afterRun.children.count})` : '–'} | ${ms(size.corpus.diskMbAfterIngest)} | ${ms(size.corpus.diskMbCompacted)} |`,
     );
   }
   lines.push('', `![p50/p95 against corpus size](${chartFile})`, '');

@@ -16,6 +16,11 @@ export interface ProcessMemory {
   rssMb: number;
   /** Peak resident set size since start (VmHWM). */
   peakRssMb: number;
+  /**
+   * The service's own child processes (the reranker's RERANK_WORKERS), summed: they are part of what the service
+   * costs. Absent when it has none or outside Linux.
+   */
+  children?: { count: number; rssMb: number; peakRssMb: number };
 }
 
 /** A running service. */
@@ -116,7 +121,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
     baseUrl,
     pid,
     logFile: options.logFile,
-    memory: () => readProcessMemory(pid),
+    memory: () => readServiceMemory(pid),
     assertRunning: () => {
       const exitReason = child.exitReason();
       if (exitReason === undefined) return;
@@ -139,6 +144,22 @@ export function readProcessMemory(pid: number): ProcessMemory | null {
     return match ? Math.round((Number(match[1]) / 1024) * 10) / 10 : Number.NaN;
   };
   return { rssMb: field('VmRSS'), peakRssMb: field('VmHWM') };
+}
+
+/** VmRSS and VmHWM of `pid`, with those of its child processes summed in `children`. */
+export function readServiceMemory(pid: number): ProcessMemory | null {
+  const own = readProcessMemory(pid);
+  if (!own) return null;
+  let childPids: number[] = [];
+  try {
+    childPids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return own;
+  }
+  const children = childPids.map(readProcessMemory).filter((memory): memory is ProcessMemory => memory !== null);
+  if (children.length === 0) return own;
+  const sum = (pick: (memory: ProcessMemory) => number) => Math.round(children.reduce((total, memory) => total + pick(memory), 0) * 10) / 10;
+  return { ...own, children: { count: children.length, rssMb: sum((memory) => memory.rssMb), peakRssMb: sum((memory) => memory.peakRssMb) } };
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>, graceMs: number): Promise<void> {
