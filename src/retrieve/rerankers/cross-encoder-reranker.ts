@@ -101,12 +101,7 @@ export class CrossEncoderReranker implements Reranker {
   async score(params: { query: string; passages: string[] }): Promise<number[]> {
     const { query, passages } = params;
     if (passages.length === 0) return [];
-    if (passages.length > this.maxBatchSize) {
-      throw new AppError('BATCH_TOO_LARGE', 'system', `score() got ${passages.length} passages; maxBatchSize is ${this.maxBatchSize}`, {
-        retryable: false,
-        details: { count: passages.length, maxBatchSize: this.maxBatchSize },
-      });
-    }
+    assertBatchSize(passages.length, this.maxBatchSize);
     const { tokenizer, model, maxTokens } = await this.loaded();
     const scores: number[] = [];
     // One pair per forward pass by default: scores do not depend on the other candidates, and it costs less CPU
@@ -144,6 +139,15 @@ export class CrossEncoderReranker implements Reranker {
     const modelLimit = Number.isFinite(declared) && declared > 0 ? Math.min(declared, positions) : Math.min(DEFAULT_PAIR_TOKENS, positions);
     return { tokenizer, model, maxTokens: Math.min(modelLimit, request.maxTokens ?? modelLimit) };
   }
+}
+
+/** Refuses a score() call with more passages than the reranker's declared maxBatchSize (the retriever batches). */
+export function assertBatchSize(count: number, maxBatchSize: number): void {
+  if (count <= maxBatchSize) return;
+  throw new AppError('BATCH_TOO_LARGE', 'system', `score() got ${count} passages; maxBatchSize is ${maxBatchSize}`, {
+    retryable: false,
+    details: { count, maxBatchSize },
+  });
 }
 
 /** Right-pads single-pair encodings into one batch; padded positions have attention mask 0. */

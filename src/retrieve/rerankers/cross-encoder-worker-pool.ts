@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AppError, UpstreamError } from '../../errors/index.js';
 import { LoadWithBackoff } from '../load-with-backoff.js';
 import type { Reranker } from '../types.js';
-import type { CrossEncoderRerankerOptions } from './cross-encoder-reranker.js';
+import { assertBatchSize, type CrossEncoderRerankerOptions } from './cross-encoder-reranker.js';
 import { deserializeError, type PoolMessage, type WorkerReply, type WorkerRequest } from './cross-encoder-worker-protocol.js';
 
 /** Settings of a CrossEncoderWorkerPool: those of each thread's CrossEncoderReranker, plus how many threads. */
@@ -82,12 +82,7 @@ export class CrossEncoderWorkerPool implements Reranker {
   async score(params: { query: string; passages: string[] }): Promise<number[]> {
     const { query, passages } = params;
     if (passages.length === 0) return [];
-    if (passages.length > this.maxBatchSize) {
-      throw new AppError('BATCH_TOO_LARGE', 'system', `score() got ${passages.length} passages; maxBatchSize is ${this.maxBatchSize}`, {
-        retryable: false,
-        details: { count: passages.length, maxBatchSize: this.maxBatchSize },
-      });
-    }
+    assertBatchSize(passages.length, this.maxBatchSize);
     const { workers } = await this.loader.get();
     const slices = splitEvenly(passages, workers.length);
     const scored = await Promise.all(slices.map((slice, index) => this.send(workers[index] as PoolWorker, { kind: 'score', id: this.nextId++, query, passages: slice })));
