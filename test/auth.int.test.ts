@@ -94,6 +94,25 @@ describe('API keys: 401 without a valid key, 403 without the scope or collection
     expect(all.jobs.map((job) => job.jobId)).toEqual(expect.arrayContaining([ownJob, otherJob]));
   });
 
+  it('filters job listings by collection inside the queue: limit counts only jobs the caller may see', async () => {
+    const own = await postJson<{ jobs: { jobId: string }[] }>(url('/v1/collections/tenant-a/documents'), { text: 'Tenant A, listed.' }, bearer(KEYS.tenantA));
+    // A newer job of another collection: filtered after the limit, it used to push tenant-a's job out of a limit=1 listing.
+    const newer = await postJson<{ jobs: { jobId: string }[] }>(url('/v1/collections/tenant-b/documents'), { text: 'Tenant B, newer.' }, bearer(KEYS.ingester));
+    const ownJob = own.body.jobs[0]!.jobId;
+    const list = async (query: string, key: string) => {
+      const response = await fetch(url(`/v1/jobs${query}`), { headers: bearer(key) });
+      return { status: response.status, body: (await response.json()) as { jobs: { jobId: string; collection: string }[]; error?: { message: string } } };
+    };
+    expect((await list('?limit=1', KEYS.tenantA)).body.jobs.map((job) => job.jobId)).toEqual([ownJob]);
+    expect((await list('?collection=tenant-a&limit=1', KEYS.ingester)).body.jobs.map((job) => job.jobId)).toEqual([ownJob]);
+    expect((await list('?collection=tenant-b&limit=1', KEYS.ingester)).body.jobs.map((job) => job.jobId)).toEqual([newer.body.jobs[0]!.jobId]);
+    // A collection the key is not granted is simply empty: no 403 that would confirm it exists.
+    expect(await list('?collection=tenant-b', KEYS.tenantA)).toEqual({ status: 200, body: { jobs: [] } });
+    const bad = await list('?collection=no%20spaces', KEYS.ingester);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.message).toContain('collection');
+  });
+
   it('keeps probes and the contract public, and /metrics for admin keys (stored as sha256)', async () => {
     for (const p of ['/healthz', '/readyz', '/openapi.json', '/docs']) expect((await fetch(url(p))).status, p).toBe(200);
     await expectError(await fetch(url('/metrics')), 401, 'UNAUTHORIZED');

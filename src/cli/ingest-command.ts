@@ -123,7 +123,7 @@ export async function runIngestCommand(options: IngestCommandOptions): Promise<n
 
   const uploads = pLimit(options.concurrency);
   const jobsInFlight = pLimit(Math.max(MIN_JOBS_IN_FLIGHT, options.concurrency * JOBS_IN_FLIGHT_PER_UPLOAD));
-  const watcher = new JobWatcher(client);
+  const watcher = new JobWatcher(client, { collection: options.collection });
   await Promise.all(
     files.map((file) =>
       jobsInFlight(async () => {

@@ -15,8 +15,12 @@ class FakeJobs implements JobSource {
   readonly unlisted = new Set<string>();
   listing: 'ok' | 'refused' = 'ok';
 
-  async listJobs(params: { limit: number }): Promise<JobStatus[]> {
+  /** The `collection` of the last listing request. */
+  listedCollection: string | undefined;
+
+  async listJobs(params: { limit: number; collection?: string | undefined }): Promise<JobStatus[]> {
     this.calls.list += 1;
+    this.listedCollection = params.collection;
     if (this.listing === 'refused') throw new ServiceError(404, 'NOT_FOUND', 'no such route');
     return [...this.jobs.values()].filter((job) => !this.unlisted.has(job.jobId)).slice(0, params.limit);
   }
@@ -43,6 +47,7 @@ describe('JobWatcher', () => {
     expect(results.filter((job) => job?.state === 'completed')).toHaveLength(40);
     expect(results.at(-1)).toMatchObject({ state: 'failed', error: { code: 'NO_EXTRACTABLE_TEXT' } });
     expect(service.calls.single).toBe(0);
+    expect(service.listedCollection).toBeUndefined();
     expect(service.calls.list).toBeLessThanOrEqual(2);
   });
 
@@ -83,5 +88,13 @@ describe('JobWatcher', () => {
     service.jobs.set('stuck', status('stuck', 'queued'));
     const last = await new JobWatcher(service, fast).wait('stuck', { deadline: Date.now() + 30, onProgress: () => {} });
     expect(last).toMatchObject({ state: 'queued' });
+  });
+
+  it("asks listings for the watched collection's jobs only", async () => {
+    const service = new FakeJobs();
+    service.jobs.set('job-1', status('job-1', 'completed'));
+    const watcher = new JobWatcher(service, { ...fast, collection: 'handbook' });
+    await watcher.wait('job-1', noDeadline);
+    expect(service.listedCollection).toBe('handbook');
   });
 });

@@ -15,6 +15,11 @@ export interface JobWatcherOptions {
   maxSinglePollMs?: number;
   /** Jobs listed beyond the ones watched, room for other clients' newer jobs (default 50). */
   listingSlack?: number;
+  /**
+   * Collection of the watched jobs: listings ask only for its jobs, so other collections' newer jobs cannot crowd
+   * them out (a service without the `collection` filter ignores it and the slack still applies).
+   */
+  collection?: string | undefined;
 }
 
 interface Watched {
@@ -41,6 +46,7 @@ export class JobWatcher {
   private readonly maxIntervalMs: number;
   private readonly maxSinglePollMs: number;
   private readonly listingSlack: number;
+  private readonly collection: string | undefined;
   private listingRefused = false;
   private running = false;
 
@@ -52,6 +58,7 @@ export class JobWatcher {
     this.maxIntervalMs = options.maxIntervalMs ?? 2000;
     this.maxSinglePollMs = options.maxSinglePollMs ?? 5000;
     this.listingSlack = options.listingSlack ?? 50;
+    this.collection = options.collection;
   }
 
   /**
@@ -92,7 +99,7 @@ export class JobWatcher {
     const listingStartedAt = Date.now();
     if (!this.listingRefused) {
       try {
-        const jobs = await this.source.listJobs({ limit: Math.min(1000, this.watched.size + this.listingSlack) });
+        const jobs = await this.source.listJobs({ limit: Math.min(1000, this.watched.size + this.listingSlack), collection: this.collection });
         for (const job of jobs) listed.set(job.jobId, job);
       } catch (error) {
         // A client error will not change (a proxy that blocks the route, a key without it): stop asking. Anything else

@@ -54,9 +54,11 @@ export class ServiceClient {
     return this.withRetry(() => this.request<JobStatus>(`/v1/jobs/${encodeURIComponent(jobId)}`, { method: 'GET' }));
   }
 
-  /** The service's most recent jobs (every collection the key may see), newest first; `limit` 1–1000. */
-  async listJobs(params: { limit: number }): Promise<JobStatus[]> {
-    const body = await this.withRetry(() => this.request<{ jobs: JobStatus[] }>(`/v1/jobs?limit=${params.limit}`, { method: 'GET' }));
+  /** The service's most recent jobs (of `collection`, else every collection the key may see), newest first; `limit` 1–1000. */
+  async listJobs(params: { limit: number; collection?: string | undefined }): Promise<JobStatus[]> {
+    const query = new URLSearchParams({ limit: String(params.limit) });
+    if (params.collection !== undefined) query.set('collection', params.collection);
+    const body = await this.withRetry(() => this.request<{ jobs: JobStatus[] }>(`/v1/jobs?${query}`, { method: 'GET' }));
     return body.jobs;
   }
 

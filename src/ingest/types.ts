@@ -142,8 +142,12 @@ export interface IngestQueue {
   enqueue(params: { jobs: IngestJob[] }): Promise<{ jobId: string; documentId: string }[]>;
   /** The job, or null when unknown. */
   getJob(params: { jobId: string }): Promise<JobStatus | null>;
-  /** Most recent jobs first, optionally in one state; `limit` defaults to 100. */
-  listJobs(params: { state?: JobState; limit?: number }): Promise<JobStatus[]>;
+  /**
+   * Most recent jobs first, optionally in one state and only of some collections; `limit` (default 100) counts jobs
+   * that match, so jobs of other collections never crowd out the ones asked for. BullMQ looks at most
+   * LIST_SCAN_LIMIT jobs of each BullMQ state for matches.
+   */
+  listJobs(params: { state?: JobState; limit?: number; collections?: readonly string[] | undefined }): Promise<JobStatus[]>;
   /** Re-queues a failed job; throws NotFoundError, or ValidationError (code JOB_NOT_FAILED). */
   retryJob(params: { jobId: string }): Promise<JobStatus>;
   /** Number of jobs waiting or running. */

@@ -166,8 +166,10 @@ export function createRoutes(deps: HandlerDeps): Router {
     '/v1/jobs',
     guard({ scopes: ['ingest'] }),
     route(async (req, res) => {
-      const { jobs } = await listJobs(deps, validate(jobListQuery, req.query, 'query string'));
-      res.json({ jobs: jobs.filter((job) => canAccessCollection(principalOf(res), job.collection)) });
+      const principal = principalOf(res);
+      const { jobs } = await listJobs(deps, { ...validate(jobListQuery, req.query, 'query string'), granted: principal.collections });
+      // The queue already filtered by grant; checked again so a queue bug cannot leak another tenant's jobs.
+      res.json({ jobs: jobs.filter((job) => canAccessCollection(principal, job.collection)) });
     }),
   );
   router.get(

@@ -87,6 +87,11 @@ export const jobStatusSchema = z
 export const jobListQuery = z.object({
   state: jobStateSchema.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+  collection: z
+    .string()
+    .regex(COLLECTION_PATTERN, 'collection must be 1-63 characters of letters, digits, "_" or "-", starting with a letter or digit')
+    .optional()
+    .openapi({ description: "Only this collection's jobs; `limit` then counts only them.", example: 'handbook' }),
 });
 export const jobListResponse = z.object({ jobs: z.array(jobStatusSchema) }).openapi('JobList');
 

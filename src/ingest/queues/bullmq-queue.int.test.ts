@@ -180,6 +180,22 @@ describe('BullMqQueue + IngestWorker on real Redis', () => {
     expect(listed.map((job) => job.documentId)).toEqual(['c', 'b', 'a']);
   });
 
+  it('lists the newest jobs of the collections asked for, paging past more than a page of newer jobs of another', async () => {
+    const { queue } = newQueue();
+    await queue.enqueue({ jobs: [textJob('old-1', 'one', 'mine'), textJob('old-2', 'two', 'mine')] });
+    // More newer jobs of another collection than one listing page (500) reads.
+    await queue.enqueue({ jobs: Array.from({ length: 620 }, (_, i) => textJob(`other-${i}`, `text ${i}`, 'theirs')) });
+    const mine = await queue.listJobs({ collections: ['mine'], limit: 5 });
+    expect(mine.map((job) => job.documentId).sort()).toEqual(['old-1', 'old-2']);
+    expect(mine.every((job) => job.collection === 'mine')).toBe(true);
+    expect((await queue.listJobs({ limit: 3 })).every((job) => job.collection === 'theirs')).toBe(true);
+    expect(await queue.listJobs({ collections: ['mine'], state: 'completed' })).toEqual([]);
+    expect(await queue.listJobs({ collections: [] })).toEqual([]);
+    const both = await queue.listJobs({ collections: ['mine', 'theirs'], limit: 1000 });
+    expect(both).toHaveLength(622);
+    expect(new Set(both.map((job) => job.jobId)).size).toBe(622);
+  });
+
   it('never runs two jobs of one document at once, across workers, and indexes the newest upload last', async () => {
     const { name, queue } = newQueue();
     const running = new Map<string, number>();

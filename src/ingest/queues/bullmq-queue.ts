@@ -152,6 +152,10 @@ const TYPES_BY_STATE: Record<JobState, JobType[]> = {
   completed: ['completed'],
   failed: ['failed'],
 };
+/** Jobs of one BullMQ state a filtered listing reads at most while looking for matches (newest first). */
+export const LIST_SCAN_LIMIT = 10_000;
+/** Jobs read per round trip while a filtered listing pages through a BullMQ state. */
+const LIST_PAGE_SIZE = 500;
 const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
@@ -308,22 +312,41 @@ export class BullMqQueue implements IngestQueue, UploadReferences {
     });
   }
 
-  async listJobs(params: { state?: JobState; limit?: number }): Promise<JobStatus[]> {
+  async listJobs(params: { state?: JobState; limit?: number; collections?: readonly string[] | undefined }): Promise<JobStatus[]> {
     const limit = params.limit ?? 100;
     const states: JobState[] = params.state ? [params.state] : ['queued', 'active', 'completed', 'failed'];
+    const collections = params.collections ? new Set(params.collections) : undefined;
+    if (collections?.size === 0) return [];
     return this.redisCall('listJobs', async () => {
       const perState = await Promise.all(
         states.map(async (state) => {
-          // Newest `limit` of each BullMQ type; merged and cut below.
-          const lists = await Promise.all(TYPES_BY_STATE[state].map((type) => this.queue.getJobs([type], 0, limit - 1, false)));
-          return lists.flat().filter((job): job is IngestBullJob => Boolean(job?.id)).map((job) => toStatus(job, state));
+          // Newest `limit` matches of each BullMQ type; merged and cut below.
+          const lists = await Promise.all(TYPES_BY_STATE[state].map((type) => this.newestJobs(type, limit, collections)));
+          return lists.flat().map((job) => toStatus(job, state));
         }),
       );
-      return perState
-        .flat()
-        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
-        .slice(0, limit);
+      // A job that changed state while the types were read shows up twice: keep one.
+      const unique = new Map(perState.flat().map((status) => [status.jobId, status]));
+      return [...unique.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
     });
+  }
+
+  /**
+   * The newest `limit` jobs of one BullMQ type, only those of `collections` when given. BullMQ cannot filter by job
+   * data, so a filtered listing pages through the type newest first until it has `limit` matches, the type ends, or
+   * LIST_SCAN_LIMIT jobs were read.
+   */
+  private async newestJobs(type: JobType, limit: number, collections: ReadonlySet<string> | undefined): Promise<IngestBullJob[]> {
+    const pageSize = collections ? Math.max(limit, LIST_PAGE_SIZE) : limit;
+    const matches: IngestBullJob[] = [];
+    for (let start = 0; start < LIST_SCAN_LIMIT && matches.length < limit; start += pageSize) {
+      const page = await this.queue.getJobs([type], start, start + pageSize - 1, false);
+      for (const job of page) {
+        if (job?.id && (collections === undefined || collections.has((job as IngestBullJob).data.collection))) matches.push(job as IngestBullJob);
+      }
+      if (page.length < pageSize || collections === undefined) break;
+    }
+    return matches.slice(0, limit);
   }
 
   async retryJob(params: { jobId: string }): Promise<JobStatus> {

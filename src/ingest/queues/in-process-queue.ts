@@ -130,11 +130,13 @@ export class InProcessQueue implements IngestQueue, UploadReferences {
     return this.entries.get(params.jobId)?.status ?? null;
   }
 
-  async listJobs(params: { state?: JobState; limit?: number }): Promise<JobStatus[]> {
+  async listJobs(params: { state?: JobState; limit?: number; collections?: readonly string[] | undefined }): Promise<JobStatus[]> {
     const limit = params.limit ?? 100;
+    const collections = params.collections ? new Set(params.collections) : undefined;
     return [...this.entries.values()]
       .map((entry) => entry.status)
       .filter((status) => params.state === undefined || status.state === params.state)
+      .filter((status) => collections === undefined || collections.has(status.collection))
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, limit);
   }

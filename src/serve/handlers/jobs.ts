@@ -9,9 +9,19 @@ export async function getJob(deps: HandlerDeps, input: { jobId: string }) {
   return job;
 }
 
-/** Recent jobs, newest first, optionally in one state. */
-export async function listJobs(deps: HandlerDeps, input: { state?: JobState | undefined; limit: number }) {
-  return { jobs: await deps.queue.listJobs(input) };
+/**
+ * Recent jobs, newest first, optionally in one state, of `collection` (when asked) among those the caller may see
+ * (`granted`, undefined: all). `limit` counts only jobs the caller gets.
+ */
+export async function listJobs(
+  deps: HandlerDeps,
+  input: { state?: JobState | undefined; limit: number; collection?: string | undefined; granted?: ReadonlySet<string> | undefined },
+) {
+  const { collection, granted, ...rest } = input;
+  const wanted = collection !== undefined ? [collection] : undefined;
+  const collections = granted === undefined ? wanted : (wanted ?? [...granted]).filter((name) => granted.has(name));
+  if (collections?.length === 0) return { jobs: [] };
+  return { jobs: await deps.queue.listJobs({ ...rest, collections }) };
 }
 
 /** Re-queues a failed job. */
