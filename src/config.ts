@@ -136,6 +136,8 @@ export interface Config {
     rerankThreads: number;
     /** Worker processes scoring a request's candidates in parallel, one session each; 0: one session in the API process (RERANK_WORKERS). */
     rerankWorkers: number;
+    /** Environment of the reranker's worker processes: this one less the service's secrets (see withoutServiceSecrets). */
+    rerankWorkerEnv: Readonly<NodeJS.ProcessEnv>;
     concurrency: number;
     queueLimit: number;
   };
@@ -186,6 +188,19 @@ function parseApiKeys(raw: string | undefined): ApiKeyConfig[] {
   return parsed.data;
 }
 
+/**
+ * Variables holding the service's own secrets or where they live. Child processes that only read model files (the
+ * reranker's workers) never get them; Hub variables such as HF_TOKEN stay, since a worker may download its model.
+ */
+const SERVICE_SECRETS = ['API_KEYS', 'LLM_API_KEY', 'QDRANT_API_KEY', 'QDRANT_URL', 'REDIS_URL', 'RAG_API_KEY'];
+
+/** `env` without SERVICE_SECRETS. */
+export function withoutServiceSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of SERVICE_SECRETS) delete copy[name];
+  return copy;
+}
+
 /** Parses the environment into a frozen Config, failing fast with messages that name each variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const parsed = envSchema.safeParse(env);
@@ -230,6 +245,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       rerankMaxTokens: e.RERANK_MAX_TOKENS,
       rerankThreads: e.RERANK_THREADS,
       rerankWorkers: e.RERANK_WORKERS,
+      rerankWorkerEnv: Object.freeze(withoutServiceSecrets(env)),
       concurrency: e.MODEL_CONCURRENCY,
       queueLimit: e.MODEL_QUEUE_LIMIT,
     },

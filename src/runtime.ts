@@ -163,7 +163,9 @@ export function createReranker(config: Readonly<Config>): LocalReranker {
     maxTokens: config.models.rerankMaxTokens,
     intraOpThreads: config.models.rerankThreads,
   };
-  return config.models.rerankWorkers > 0 ? new CrossEncoderWorkerPool({ ...options, workers: config.models.rerankWorkers }) : new CrossEncoderReranker(options);
+  return config.models.rerankWorkers > 0
+    ? new CrossEncoderWorkerPool({ ...options, workers: config.models.rerankWorkers, env: { ...config.models.rerankWorkerEnv } })
+    : new CrossEncoderReranker(options);
 }
 
 /**

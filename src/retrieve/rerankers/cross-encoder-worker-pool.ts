@@ -11,6 +11,8 @@ import { deserializeError, type PoolMessage, type WorkerReply, type WorkerReques
 export interface CrossEncoderWorkerPoolOptions extends CrossEncoderRerankerOptions {
   /** Worker processes, each with its own ONNX session of `intraOpThreads` threads (RERANK_WORKERS). At least 1. */
   workers: number;
+  /** Environment of the worker processes (default: this process's); see `config.models.rerankWorkerEnv`. */
+  env?: NodeJS.ProcessEnv | undefined;
 }
 
 interface PoolWorker {
@@ -110,7 +112,7 @@ export class CrossEncoderWorkerPool implements Reranker {
   }
 
   private async start(): Promise<RunningPool> {
-    const { workers: count, ...rerankerOptions } = this.options;
+    const { workers: count, env: _env, ...rerankerOptions } = this.options;
     const started = Array.from({ length: count }, () => this.startWorker(rerankerOptions));
     const outcomes = await Promise.allSettled(started.map(({ ready }) => ready));
     const failure = outcomes.find((outcome) => outcome.status === 'rejected');
@@ -126,7 +128,7 @@ export class CrossEncoderWorkerPool implements Reranker {
 
   private startWorker(options: CrossEncoderRerankerOptions): { pool: PoolWorker; ready: Promise<number> } {
     const { modulePath, execArgv } = workerEntry();
-    const worker = fork(modulePath, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const worker = fork(modulePath, [], { execArgv, env: this.options.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const member: PoolWorker = { worker, pending: new Map() };
     const start: PoolMessage = { kind: 'start', options };
     worker.send(start);
