@@ -142,6 +142,7 @@ async function evaluate(params: {
   );
   const countTokens = (text: string) => rerankTokenizer.tokenize(text).length;
   const neededByQuestion: (number | null)[][] = [];
+  const depths = CANDIDATE_DEPTHS.filter((depth) => depth <= options.chunks);
 
   const service = await startService({ env: { ...env, DATA_DIR: dataDir }, logFile: path.join(runDir, `service-eval-${corpusName}.log`) });
   const client = new ServiceClient(service.baseUrl);
@@ -179,7 +180,6 @@ async function evaluate(params: {
         };
       }
       const byStyle = (style: 'keyword' | 'paraphrase') => meanWithAnswers(scores.filter((score) => score.question.style === style));
-      const depths = CANDIDATE_DEPTHS.filter((depth) => depth <= options.chunks);
       const result: ModeResult = {
         mode,
         baseline: mode === 'keyword',
@@ -239,8 +239,8 @@ async function evaluate(params: {
     rerankCeiling: {
       mode: 'hybrid',
       windows: [...RERANK_WINDOWS],
-      depths: CANDIDATE_DEPTHS.filter((depth) => depth <= options.chunks),
-      share: rerankCeiling(neededByQuestion, RERANK_WINDOWS, CANDIDATE_DEPTHS.filter((depth) => depth <= options.chunks)),
+      depths,
+      share: rerankCeiling(neededByQuestion, RERANK_WINDOWS, depths),
     },
     perQuestion,
     floors: null,

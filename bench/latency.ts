@@ -422,7 +422,11 @@ async function main(): Promise<number> {
     },
     options: { sizes: options.sizes, queries: options.queries, concurrency: options.concurrency, warmup: options.warmup, maxSecondsPerPhase: options.maxSeconds, topK: options.topK, seed: options.seed, rerankSweep: options.rerankSweep },
     queryPool: { size: pool.length, byOrigin, reused: slicer.wrapped },
-    rawModel: { ...raw.settings, method: 'the service adapter classes (TransformersEmbedder, CrossEncoderReranker) built with the options src/runtime.ts uses, in the bench process, timed right after the matching scenario while the service idles' },
+    rawModel: {
+      ...raw.settings,
+      method:
+        "the service's own TransformersEmbedder and the reranker src/runtime.ts's createReranker builds (CrossEncoderWorkerPool with RERANK_WORKERS > 0, else CrossEncoderReranker), in the bench process, timed right after the matching scenario while the service idles",
+    },
     sizes,
     budgets: null,
   };

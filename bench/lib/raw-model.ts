@@ -5,8 +5,8 @@ import { summarize, type Summary } from './stats.js';
 
 /**
  * The raw model cost, measured in the bench process with the service's own adapter classes, built from the same
- * parsed configuration and with the same options as src/runtime.ts (model, dtype, ONNX session threads, pair
- * length): keep the two constructor calls in step.
+ * parsed configuration: the reranker by src/runtime.ts's createReranker itself, the embedder with the options
+ * createIngestComponents uses (model, dtype, batch size): keep that constructor call in step.
  * Set next to the service's stage times it shows what the service adds. Each measurement runs right after the
  * matching service scenario, while the service is idle, so both see the same machine load.
  */

@@ -32,17 +32,22 @@ describe('LoadWithBackoff', () => {
     await expect(loader.get()).rejects.toThrow('attempt 1 failed');
     await expect(loader.get()).rejects.toThrow('attempt 1 failed');
     expect(calls).toBe(1);
-    expect(loader.retryInMs()).toBe(100);
-
-    time.advance(100);
+    // First wait: 100 ms.
+    time.advance(99);
+    await expect(loader.get()).rejects.toThrow('attempt 1 failed');
+    time.advance(1);
     await expect(loader.get()).rejects.toThrow('attempt 2 failed');
-    expect(loader.retryInMs()).toBe(200);
+    // Doubled: 200 ms.
     time.advance(199);
     await expect(loader.get()).rejects.toThrow('attempt 2 failed');
     time.advance(1);
     await expect(loader.get()).rejects.toThrow('attempt 3 failed');
-    expect(loader.retryInMs()).toBe(250); // capped at maxRetryMs
-    expect(calls).toBe(3);
+    // Doubled again but capped at maxRetryMs: 250 ms, not 400.
+    time.advance(249);
+    await expect(loader.get()).rejects.toThrow('attempt 3 failed');
+    time.advance(1);
+    await expect(loader.get()).rejects.toThrow('attempt 4 failed');
+    expect(calls).toBe(4);
   });
 
   it('recovers once a later attempt succeeds, and reset() allows an attempt at once', async () => {
@@ -55,8 +60,7 @@ describe('LoadWithBackoff', () => {
     await expect(loader.get()).rejects.toThrow('missing');
     fail = false;
     await expect(loader.get()).rejects.toThrow('missing');
-    loader.reset();
-    expect(loader.retryInMs()).toBe(0);
+    loader.reset(); // an attempt may start at once, without advancing the clock
     expect(await loader.get()).toBe(42);
     fail = true;
     expect(await loader.get()).toBe(42); // a success is kept

@@ -51,11 +51,6 @@ export class LoadWithBackoff<T> {
     return attempt;
   }
 
-  /** Milliseconds until a new attempt is allowed after the last failure; 0 when one may start now. */
-  retryInMs(): number {
-    return this.failure && !this.pending ? Math.max(0, this.failure.retryAt - this.now()) : 0;
-  }
-
   /** Forgets the loaded value and any failure; returns the load that was running or done, if any (to dispose of it). */
   reset(): Promise<T> | undefined {
     const pending = this.pending;

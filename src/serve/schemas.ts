@@ -17,10 +17,12 @@ export const METADATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 /** JSON Schema `propertyNames` for metadata and filter keys (zod-to-openapi does not derive it from record keys). */
 const metadataKeyNames = { propertyNames: { pattern: METADATA_KEY_PATTERN.source } };
 
-export const collectionParam = z
+/** A collection name, wherever one is given. */
+const collectionName = z
   .string()
-  .regex(COLLECTION_PATTERN, 'collection must be 1-63 characters of letters, digits, "_" or "-", starting with a letter or digit')
-  .openapi({ param: { name: 'collection', in: 'path' }, example: 'handbook' });
+  .regex(COLLECTION_PATTERN, 'collection must be 1-63 characters of letters, digits, "_" or "-", starting with a letter or digit');
+
+export const collectionParam = collectionName.openapi({ param: { name: 'collection', in: 'path' }, example: 'handbook' });
 
 export const documentIdSchema = z
   .string()
@@ -87,11 +89,7 @@ export const jobStatusSchema = z
 export const jobListQuery = z.object({
   state: jobStateSchema.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  collection: z
-    .string()
-    .regex(COLLECTION_PATTERN, 'collection must be 1-63 characters of letters, digits, "_" or "-", starting with a letter or digit')
-    .optional()
-    .openapi({ description: "Only this collection's jobs; `limit` then counts only them.", example: 'handbook' }),
+  collection: collectionName.optional().openapi({ description: "Only this collection's jobs; `limit` then counts only them.", example: 'handbook' }),
 });
 export const jobListResponse = z.object({ jobs: z.array(jobStatusSchema) }).openapi('JobList');
 

@@ -112,8 +112,9 @@ export class CrossEncoderWorkerPool implements Reranker {
   }
 
   private async start(): Promise<RunningPool> {
-    const { workers: count, env: _env, ...rerankerOptions } = this.options;
-    const started = Array.from({ length: count }, () => this.startWorker(rerankerOptions));
+    const { workers: count, env, ...rerankerOptions } = this.options;
+    const entry = workerEntry();
+    const started = Array.from({ length: count }, () => this.startWorker(entry, env, rerankerOptions));
     const outcomes = await Promise.allSettled(started.map(({ ready }) => ready));
     const failure = outcomes.find((outcome) => outcome.status === 'rejected');
     if (failure) {
@@ -126,9 +127,12 @@ export class CrossEncoderWorkerPool implements Reranker {
     return pool;
   }
 
-  private startWorker(options: CrossEncoderRerankerOptions): { pool: PoolWorker; ready: Promise<number> } {
-    const { modulePath, execArgv } = workerEntry();
-    const worker = fork(modulePath, [], { execArgv, env: this.options.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  private startWorker(
+    entry: ReturnType<typeof workerEntry>,
+    env: NodeJS.ProcessEnv | undefined,
+    options: CrossEncoderRerankerOptions,
+  ): { pool: PoolWorker; ready: Promise<number> } {
+    const worker = fork(entry.modulePath, [], { execArgv: entry.execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const member: PoolWorker = { worker, pending: new Map() };
     const start: PoolMessage = { kind: 'start', options };
     worker.send(start);
