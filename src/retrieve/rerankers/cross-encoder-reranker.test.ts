@@ -147,11 +147,9 @@ describe('CrossEncoderReranker loading', () => {
       const reranker = createReranker('q8', { modelsDir: path.join(emptyDir, 'broken') });
       const first: unknown = await reranker.score({ query, passages: ['x'] }).catch((caught: unknown) => caught);
       expect(first).toMatchObject({ code: 'MODEL_UNAVAILABLE' });
-      const started = performance.now();
       const again: unknown = await reranker.score({ query, passages: ['x'] }).catch((caught: unknown) => caught);
       expect(again).toBe(first);
       await expect(reranker.load()).rejects.toBe(first);
-      expect(performance.now() - started).toBeLessThan(50);
       expect(spy).toHaveBeenCalledTimes(1);
     } finally {
       spy.mockRestore();

@@ -87,10 +87,8 @@ describe('CrossEncoderWorkerPool loading', () => {
       expect((error as UpstreamError).code).toBe('MODEL_UNAVAILABLE');
       expect((error as UpstreamError).message).toContain('Xenova/ms-marco-MiniLM-L-6-v2');
       expect((error as UpstreamError).message).toContain(emptyDir);
-      // Within the back-off the same error comes back at once, without starting processes again.
-      const started = performance.now();
+      // Within the back-off the same error object comes back: no new processes were started (they would fail anew).
       await expect(pool.warmup()).rejects.toBe(error);
-      expect(performance.now() - started).toBeLessThan(50);
     } finally {
       await pool.dispose();
     }
