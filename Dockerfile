@@ -12,7 +12,7 @@ ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 # --- build: compile TypeScript, copy non-code assets (prompt templates) next to the JS -------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -22,7 +22,7 @@ RUN npm run build \
 # --- deps: production dependencies only (native addons: onnxruntime-node, lancedb, sharp; glibc, hence bookworm) -
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
