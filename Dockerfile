@@ -11,9 +11,12 @@ ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
 # --- build: compile TypeScript, copy non-code assets (prompt templates) next to the JS -------------------------
 FROM ${NODE_IMAGE} AS build
+# npm 10 (Node 20's) ignores package.json's allowScripts: without this onnxruntime-node downloads CUDA libraries.
+ENV ONNXRUNTIME_NODE_INSTALL_CUDA=skip
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+# `npm install` honouring the lock, as .ci/run does: the lock lacks LanceDB's other-platform binaries, which `npm ci` requires.
+RUN --mount=type=cache,target=/root/.npm npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \
@@ -21,9 +24,10 @@ RUN npm run build \
 
 # --- deps: production dependencies only (native addons: onnxruntime-node, lancedb, sharp; glibc, hence bookworm) -
 FROM ${NODE_IMAGE} AS deps
+ENV ONNXRUNTIME_NODE_INSTALL_CUDA=skip
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund \
+RUN --mount=type=cache,target=/root/.npm npm install --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
 # --- api: the runtime image, non-root ---------------------------------------------------------------------------
