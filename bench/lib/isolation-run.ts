@@ -11,7 +11,7 @@ import { benchServiceEnv } from './prepared-corpus.js';
 import { allPages, readPages, requirePythonDocs, subsetPages } from './python-docs.js';
 import { buildQueryPool, loadEvalQuestions, QuerySlicer } from './queries.js';
 import { writeReportFiles } from './report-files.js';
-import { measureSearchDuringIngest } from './search-during-ingest.js';
+import { measureSearchDuringIngest, type SearchDuringIngestResult } from './search-during-ingest.js';
 import { startService } from './service-process.js';
 
 /**
@@ -65,7 +65,7 @@ export async function runIsolationBench(options: IsolationOptions, command: stri
   try {
     const prepared = await prepareLatencyCorpus({ targetChunks: SEARCHED_CHUNKS, seed: options.seed, pages: searchedPages, rebuild: options.rebuildCache, dataDir: path.join(dataRoot, 'data'), logFile: path.join(logs, 'isolation-ingest.log'), log });
     const service = await startService({ env: { ...env, DATA_DIR: prepared.dataDir }, logFile: path.join(logs, 'isolation-service.log') });
-    let result;
+    let result: SearchDuringIngestResult;
     try {
       log(`service up on ${prepared.manifest.load.chunks} chunks; idle phase (load ${loadAverage().join(' ')})`);
       result = await measureSearchDuringIngest({
