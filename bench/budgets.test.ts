@@ -95,7 +95,8 @@ describe('checkQuality', () => {
 describe('budget file', () => {
   it('the committed bench/budgets.json is valid and every entry explains itself', async () => {
     const file = await loadBudgetFile(path.resolve('bench/budgets.json'));
-    const entries = [...file.latency.checks, ...file.latency.targets, ...file.quality.floors];
+    const entries = [...file.latency.checks, ...file.latency.targets, ...file.quality.floors, ...(file.isolation?.checks ?? []), ...(file.isolation?.targets ?? [])];
+    expect(file.isolation?.targets.map((target) => target.id)).toEqual(['issue16-search-p95-during-ingest', 'issue16-healthz-p99-during-ingest', 'issue16-ingest-all-cores']);
     expect(entries.length).toBeGreaterThan(0);
     for (const entry of entries) expect(entry.comment.length).toBeGreaterThan(10);
   });

@@ -11,18 +11,20 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { budgetsPassed, checkLatency, formatCheckLines, loadBudgetFile } from './lib/budgets.js';
-import { loadCorpus } from './lib/corpus-loader.js';
-import { stableStringify } from './lib/data-cache.js';
+import { parseIsolationOptions } from './lib/isolation-options.js';
+import { runIsolationBench } from './lib/isolation-run.js';
+import { LATENCY_COLLECTION, prepareLatencyCorpus } from './lib/latency-corpus.js';
 import { ServiceClient, type SearchRequest } from './lib/http-client.js';
 import { measurementsOf, renderLatencyChart, renderLatencyMarkdown, LATENCY_SCHEMA_VERSION, type LatencyReport, type ScenarioId, type ScenarioResult, type SizeResult } from './lib/latency-report.js';
 import { runLoad, summarizeLoad, type Sample } from './lib/load-loop.js';
-import { benchServiceEnv, LATENCY_ONLY_RERANK_MODEL, prepareCorpus } from './lib/prepared-corpus.js';
+import { benchServiceEnv, LATENCY_ONLY_RERANK_MODEL } from './lib/prepared-corpus.js';
 import { allPages, readPages, requirePythonDocs, subsetPages, type PageText } from './lib/python-docs.js';
 import { buildQueryPool, loadEvalQuestions, QuerySlicer } from './lib/queries.js';
 import { RawModelTimer } from './lib/raw-model.js';
-import type { Summary } from './lib/stats.js';
+import { processTreeCpuSeconds } from './lib/process-cpu.js';
+import { round, type Summary } from './lib/stats.js';
+import { compareWithIdeal, type ThroughputResult } from './lib/throughput.js';
 import { startService } from './lib/service-process.js';
-import { buildSentencePool, syntheticDocuments, SYNTHETIC_GENERATOR_VERSION } from './lib/synthetic-documents.js';
 import { writeReportFiles } from './lib/report-files.js';
 import { integerListOption, integerOption } from './lib/cli-options.js';
 
@@ -41,10 +43,10 @@ const USAGE = `npm run bench -- [options]
   --enforce-targets       also fail on the query-path targets (reported only by default)
   --rebuild-cache         re-ingest even when a cached data directory exists
   --prepare-only          build (or check) the cached corpus of every size, measure nothing, write no report
+  --skip-isolation        do not run the isolation bench afterwards (search during bulk ingestion, npm run bench:isolation)
   --out DIR               report directory (default bench/results)`;
 
-const COLLECTION = 'bench';
-const SYNTHETIC_CHARS_PER_DOCUMENT = 28_000;
+const COLLECTION = LATENCY_COLLECTION;
 
 interface Options {
   short: boolean;
@@ -60,6 +62,7 @@ interface Options {
   enforceTargets: boolean;
   rebuildCache: boolean;
   prepareOnly: boolean;
+  skipIsolation: boolean;
   out: string;
 }
 
@@ -80,6 +83,7 @@ function parseOptions(argv: string[]): Options {
       'enforce-targets': { type: 'boolean', default: false },
       'rebuild-cache': { type: 'boolean', default: false },
       'prepare-only': { type: 'boolean', default: false },
+      'skip-isolation': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -104,6 +108,7 @@ function parseOptions(argv: string[]): Options {
     enforceTargets: values['enforce-targets'] ?? false,
     rebuildCache: values['rebuild-cache'] ?? false,
     prepareOnly: values['prepare-only'] ?? false,
+    skipIsolation: values['skip-isolation'] ?? false,
     out: values.out ?? path.join('bench', 'results'),
   };
 }
@@ -132,6 +137,8 @@ async function measureScenario(params: {
    * default is what is timed), an explicit `candidates` for `hybrid-rerank-sweep`. topK is at most this.
    */
   rerankCandidates: number;
+  /** CPU seconds of the service process tree so far; read around the timed requests (not the warm-up). */
+  serviceCpu?: () => number | null;
 }): Promise<ScenarioResult> {
   const { client, scenario, concurrency, options } = params;
   const mode = scenario === 'keyword' || scenario === 'dense' ? scenario : 'hybrid';
@@ -147,7 +154,9 @@ async function measureScenario(params: {
   // Reranked searches are the slowest: a few warm-up requests are enough.
   const warmup = rerank ? params.warmup.slice(0, 3) : params.warmup;
   await runLoad({ queries: warmup, concurrency, maxRequests: warmup.length, maxDurationMs, send });
+  const cpuBefore = params.serviceCpu?.() ?? null;
   const run = await runLoad({ queries: params.queries, concurrency, maxRequests: params.queries.length, maxDurationMs, send });
+  const cpuAfter = params.serviceCpu?.() ?? null;
   const summary = summarizeLoad(run);
   const result: ScenarioResult = {
     scenario,
@@ -158,6 +167,7 @@ async function measureScenario(params: {
     topK,
     ...(candidates !== undefined ? { candidates } : {}),
     ...summary,
+    ...(cpuBefore !== null && cpuAfter !== null ? { serviceCpuSeconds: round(cpuAfter - cpuBefore, 3) } : {}),
   };
   const client95 = summary.client ? `${summary.client.p50.toFixed(1)}/${summary.client.p95.toFixed(1)}/${summary.client.p99.toFixed(1)}` : '–';
   const server95 = summary.server.totalMs ? `${summary.server.totalMs.p50.toFixed(1)}/${summary.server.totalMs.p95.toFixed(1)}` : '–';
@@ -179,30 +189,14 @@ function ratioOf(service: number | undefined, raw: number | undefined): number |
 
 /** Restores or builds the corpus of one size; returns the prepared data directory. */
 function prepareSizeCorpus(targetChunks: number, options: Options, pages: PageText[], dirs: RunDirs) {
-  return prepareCorpus({
-    label: `latency-${targetChunks}`,
-    parameters: {
-      targetChunks,
-      seed: options.seed,
-      pages: stableStringify(pages.map((page) => page.page)),
-      generator: SYNTHETIC_GENERATOR_VERSION,
-      charsPerDocument: SYNTHETIC_CHARS_PER_DOCUMENT,
-    },
-    collection: COLLECTION,
-    env: benchServiceEnv({ LOG_LEVEL: 'warn' }),
+  return prepareLatencyCorpus({
+    targetChunks,
+    seed: options.seed,
+    pages,
+    rebuild: options.rebuildCache,
     dataDir: path.join(dirs.data, `data-${targetChunks}`),
     logFile: path.join(dirs.logs, `service-ingest-${targetChunks}.log`),
-    rebuild: options.rebuildCache,
     log,
-    load: (client) =>
-      loadCorpus({
-        client,
-        collection: COLLECTION,
-        pages,
-        synthetic: () => syntheticDocuments(buildSentencePool(pages), { seed: options.seed, charsPerDocument: SYNTHETIC_CHARS_PER_DOCUMENT }),
-        targetChunks,
-        log,
-      }),
   });
 }
 
@@ -225,7 +219,7 @@ async function measureSize(params: { targetChunks: number; options: Options; pag
   const client = new ServiceClient(cold.baseUrl);
   const measure = async (scenario: ScenarioId, concurrency: number, queries: string[], rerankCandidates = raw.settings.rerankCandidates) => {
     cold.assertRunning();
-    const result = await measureScenario({ client, scenario, concurrency, queries, warmup: plan.warmup, options, rerankCandidates });
+    const result = await measureScenario({ client, scenario, concurrency, queries, warmup: plan.warmup, options, rerankCandidates, serviceCpu: () => processTreeCpuSeconds(cold.pid) });
     // A service killed from outside (another job's clean-up) must fail the run, not produce a scenario of refused connections.
     cold.assertRunning();
     return result;
@@ -280,6 +274,8 @@ async function measureSize(params: { targetChunks: number; options: Options; pag
   const serviceEmbed = single('hybrid')?.server.embedMs;
   const serviceRerank = single('hybrid-rerank')?.server.rerankMs;
   const embedRatio = ratioOf(serviceEmbed?.p50, rawEmbed?.p50);
+  const throughput = hybridThroughput(scenarios);
+  log(`  throughput vs ideal (${throughput.cores} cores, ${throughput.cpuMsPerRequest ?? '?'} ms CPU per request): ${throughput.rows.map((row) => `c=${row.clients} ${row.requestsPerSecond}/${row.idealRequestsPerSecond ?? '?'} req/s = ${row.ratio ?? '?'}`).join(' · ')}`);
   const rerankRatio = ratioOf(serviceRerank?.p50, rawRerank?.p50);
   return {
     targetChunks,
@@ -297,6 +293,7 @@ async function measureSize(params: { targetChunks: number; options: Options; pag
     },
     memory: { afterIngest: prepared.manifest.memoryAfterIngest, afterLoad, afterRun },
     scenarios,
+    throughput,
     embedOverhead: rawEmbed && serviceEmbed && embedRatio !== null ? { raw: rawEmbed, serviceEmbedP50Ms: serviceEmbed.p50, serviceEmbedP95Ms: serviceEmbed.p95, ratio: embedRatio } : null,
     rerankOverhead:
       rawRerank && serviceRerank && rerankRatio !== null
@@ -309,6 +306,19 @@ async function measureSize(params: { targetChunks: number; options: Options; pag
           }
         : null,
   };
+}
+
+/** Hybrid requests/s at each concurrency next to the ideal from the single-client run's CPU time per request. */
+function hybridThroughput(scenarios: readonly ScenarioResult[]): ThroughputResult {
+  const hybrid = scenarios.filter((result) => result.scenario === 'hybrid');
+  const single = hybrid.find((result) => result.concurrency === 1);
+  const answered = single ? single.requests - single.errors : 0;
+  return compareWithIdeal({
+    cores: os.availableParallelism(),
+    cpuSecondsPerRequest: single?.serviceCpuSeconds !== undefined && answered > 0 ? single.serviceCpuSeconds / answered : null,
+    latencySeconds: single?.client ? single.client.mean / 1000 : null,
+    measured: hybrid.map((result) => ({ clients: result.concurrency, requestsPerSecond: result.throughputRps })),
+  });
 }
 
 function gitState(): { commit: string; dirty: boolean } {
@@ -326,6 +336,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   const createdAt = new Date().toISOString();
   const loadAverageAtStart = os.loadavg();
+  log(`load average (1/5/15 min) at start: ${loadAverageAtStart.map((value) => value.toFixed(2)).join(' ')} on ${os.availableParallelism()} cores`);
   requirePythonDocs();
   const budgetFile = options.budgets ? await loadBudgetFile(options.budgets) : undefined;
   const dirs: RunDirs = { logs: path.join(options.out, 'logs'), data: await mkdtemp(path.join(os.tmpdir(), 'rag-bench-')) };
@@ -448,12 +459,18 @@ async function main(): Promise<number> {
     svg: renderLatencyChart(report),
   });
   log(`reports: ${files.join(', ')}`);
+  log(`load average (1/5/15 min): ${report.environment.loadAverageAtStart.join(' ')} at start, ${report.environment.loadAverageAtEnd.join(' ')} at end`);
   if (report.budgets) {
     console.log(`\nBudgets (${options.budgets}):`);
     for (const line of formatCheckLines(report.budgets.results)) console.log(`  ${line}`);
     console.log(passed ? '\nbench: all budgets hold' : '\nbench: BUDGET EXCEEDED (see above)');
   }
-  return passed ? 0 : 1;
+  if (options.skipIsolation) return passed ? 0 : 1;
+  // The isolation scenario is part of every bench run, at the matching size (CI-sized with --short).
+  log('== isolation: search during bulk ingestion (npm run bench:isolation)');
+  const isolationFlags = [...(options.short ? ['--short'] : []), ...(options.budgets ? ['--budgets', options.budgets] : []), ...(options.enforceTargets ? ['--enforce-targets'] : []), '--seed', String(options.seed), '--top-k', String(options.topK), '--out', options.out];
+  const isolationCode = await runIsolationBench(parseIsolationOptions(isolationFlags), isolationFlags);
+  return passed && isolationCode === 0 ? 0 : 1;
 }
 
 // Exit explicitly: the raw model's ONNX session and keep-alive sockets must not keep the process alive.

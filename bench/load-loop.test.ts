@@ -50,4 +50,23 @@ describe('runLoad', () => {
     expect(summary.client?.count).toBe(run.samples.length - summary.errors);
     expect(summary.server.totalMs?.p50).toBe(9);
   });
+
+  it('stops starting requests once the stop condition holds', async () => {
+    let calls = 0;
+    const run = await runLoad({
+      queries: ['q'],
+      concurrency: 2,
+      maxRequests: 1_000,
+      maxDurationMs: 60_000,
+      stop: () => calls >= 5,
+      send: async () => {
+        calls++;
+        await sleep(1);
+        return { ok: true, clientMs: 1 };
+      },
+    });
+    expect(run.stoppedBy).toBe('stop');
+    expect(run.samples.length).toBeGreaterThanOrEqual(5);
+    expect(run.samples.length).toBeLessThanOrEqual(6);
+  });
 });

@@ -50,6 +50,17 @@ export const budgetFileSchema = z.object({
     targets: z.array(latencyCheckSchema),
   }),
   quality: z.object({ comment: z.string().optional(), floors: z.array(qualityFloorSchema) }),
+  /**
+   * The isolation issue's budgets: search during bulk ingestion (npm run bench:isolation) and ingestion on all cores
+   * (npm run bench:ingest). Same entry shape as `latency`; each command checks the scenarios it measured.
+   */
+  isolation: z
+    .object({
+      comment: z.string().optional(),
+      checks: z.array(latencyCheckSchema),
+      targets: z.array(latencyCheckSchema),
+    })
+    .optional(),
 });
 
 /** Parsed budget file. */

@@ -22,6 +22,8 @@ export interface LoadOutcome {
   chunksByKind: { pages: number; synthetic: number };
   failed: { documentId: string; error: string }[];
   seconds: number;
+  /** Jobs still running when `stop` ended the load (absent when it did not). */
+  abandoned?: number;
 }
 
 /** Options of `loadCorpus`. */
@@ -37,6 +39,11 @@ export interface LoadCorpusOptions {
   /** Jobs in flight at once. */
   window?: number;
   docsRoot?: string;
+  /**
+   * Once this returns true, submit nothing more and stop waiting: jobs still in flight are abandoned (counted in
+   * `abandoned`), for a caller that stops the service next.
+   */
+  stop?: () => boolean;
   log: (line: string) => void;
 }
 
@@ -75,6 +82,10 @@ export async function loadCorpus(options: LoadCorpusOptions): Promise<LoadOutcom
   };
 
   for (;;) {
+    if (options.stop?.()) {
+      outcome.abandoned = inFlight.size;
+      break;
+    }
     while (inFlight.size < window) {
       const item = nextItem();
       if (!item) break;

@@ -4,6 +4,7 @@ import type { RawModelSettings } from './raw-model.js';
 import type { ProcessMemory } from './service-process.js';
 import type { Summary } from './stats.js';
 import { renderLineChart } from './svg-chart.js';
+import { renderThroughputMarkdown, throughputValues, type ThroughputResult } from './throughput.js';
 
 /**
  * The latency report: a JSON document with a stable schema (bench/README.md documents every field; additive
@@ -30,6 +31,8 @@ export interface ScenarioResult extends LoadSummary {
   topK: number;
   /** Hits reranked per request (reranked scenarios only). */
   candidates?: number;
+  /** CPU seconds the service process tree (API and its child processes) used during the timed requests. */
+  serviceCpuSeconds?: number;
 }
 
 /** Everything measured at one corpus size. */
@@ -57,6 +60,8 @@ export interface SizeResult {
     afterRun: ProcessMemory | null;
   };
   scenarios: ScenarioResult[];
+  /** Hybrid requests/s at each concurrency next to the ideal from one request's CPU time on this machine's cores. */
+  throughput?: ThroughputResult;
   /** Raw embedding of the `hybrid` queries in the bench process vs the service embed stage (hybrid, one client, cache disabled); ratio = service p50 / raw p50. */
   embedOverhead: { raw: Summary; serviceEmbedP50Ms: number; serviceEmbedP95Ms: number; ratio: number } | null;
   /** Raw cross-encoder on the candidate sets the service reranked vs the service rerank stage (one client); ratio = service p50 / raw p50. */
@@ -107,6 +112,7 @@ export function measurementsOf(size: SizeResult): SizeMeasurements {
     'embedOverhead.ratio': size.embedOverhead?.ratio ?? null,
     'rerankOverhead.ratio': size.rerankOverhead?.ratio ?? null,
     'httpOverhead.p50Ms': hybrid?.client && hybrid.server.totalMs ? round(hybrid.client.p50 - hybrid.server.totalMs.p50) : null,
+    ...throughputValues(size.throughput ?? null),
   };
   return {
     targetChunks: size.targetChunks,
@@ -195,6 +201,11 @@ export function renderLatencyMarkdown(report: LatencyReport, chartFile: string):
       );
     }
     lines.push('');
+  }
+
+  for (const size of report.sizes) {
+    if (!size.throughput) continue;
+    lines.push(`## Throughput against the ideal, hybrid, ${count(size.chunks)} chunks`, '', ...renderThroughputMarkdown(size.throughput));
   }
 
   const raw = report.rawModel;

@@ -21,6 +21,8 @@ export interface LoadOptions {
   maxRequests: number;
   /** Stop starting new requests after this long (requests already sent complete). */
   maxDurationMs: number;
+  /** Stop starting new requests once this returns true (e.g. when the background work being measured against ends). */
+  stop?: () => boolean;
   send: (query: string) => Promise<Sample>;
 }
 
@@ -28,7 +30,7 @@ export interface LoadOptions {
 export interface LoadRun {
   samples: Sample[];
   wallMs: number;
-  stoppedBy: 'count' | 'time';
+  stoppedBy: 'count' | 'time' | 'stop';
 }
 
 /** Runs the load; a `send` that throws is recorded as a failed sample, never aborts the run. */
@@ -44,6 +46,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadRun> {
       if (next >= options.maxRequests) return;
       if (performance.now() >= deadline) {
         stoppedBy = 'time';
+        return;
+      }
+      if (options.stop?.()) {
+        stoppedBy = 'stop';
         return;
       }
       const query = options.queries[next % options.queries.length] as string;

@@ -48,13 +48,34 @@ export interface StartServiceOptions {
   cwd?: string;
 }
 
-/** A TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
+/** The port handed out last: a service started on it may not be listening yet, so the next call skips it. */
+let lastPort: number | undefined;
+
+/**
+ * A TCP port that was free a moment ago: the first free one of BENCH_PORT_RANGE (`18500-18599`) when that is set
+ * (machines shared by several runs give each its own range), else one the kernel picks.
+ */
+export async function freePort(range = process.env.BENCH_PORT_RANGE): Promise<number> {
+  if (range === undefined || range === '') return listenOn(0);
+  const match = /^(\d+)-(\d+)$/.exec(range.trim());
+  if (!match) throw new Error(`BENCH_PORT_RANGE must look like 18500-18599, got '${range}'`);
+  for (let port = Number(match[1]); port <= Number(match[2]); port++) {
+    if (port === lastPort) continue;
+    const free = await listenOn(port).catch(() => undefined);
+    if (free !== undefined) {
+      lastPort = free;
+      return free;
+    }
+  }
+  throw new Error(`no free port in BENCH_PORT_RANGE ${range}`);
+}
+
+function listenOn(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
     server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
